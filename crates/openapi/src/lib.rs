@@ -1,0 +1,102 @@
+//! OpenAPI v2 and v3 documents describing the resources the API server serves.
+//!
+//! Everything here is pure: the caller passes the list of served resources
+//! ([`ResourceDoc`]) and gets JSON documents back. The schemas come from
+//! k8s-openapi's `schemars` implementations, so definitions are keyed by the
+//! `io.k8s...` names real Kubernetes uses.
+//!
+//! What kubectl relies on (1.27 - 1.33):
+//! - `GET /openapi/v3` lists group-versions with a `serverRelativeURL` carrying
+//!   a `?hash=` that changes with the document (kubectl caches by URL).
+//! - `kubectl explain` looks up `/api(s)/...` paths of the resource, reads the
+//!   operation's `x-kubernetes-group-version-kind` object, then finds the
+//!   schema in `components/schemas` whose `x-kubernetes-group-version-kind`
+//!   list contains that object, and walks `properties`, `$ref`, `items`.
+//! - The field-validation verifier scans the group-version document for PATCH
+//!   operations carrying the resource's GVK and requires a `fieldValidation`
+//!   parameter on the operation itself (not on the path item).
+//!
+//! Build all documents once with [`Documents::build`] and serve them from
+//! memory; the free functions are conveniences over it.
+
+mod catalog;
+mod documents;
+mod model;
+mod operations;
+mod parameters;
+mod schemas;
+mod v2;
+mod v3;
+
+pub use documents::{Document, Documents};
+
+/// One served resource, as the documents describe it.
+#[derive(Clone, Copy)]
+pub struct ResourceDoc {
+    /// API group; `""` for the core group.
+    pub group: &'static str,
+    /// API version, e.g. `"v1"`.
+    pub version: &'static str,
+    /// Kind, e.g. `"Pod"`.
+    pub kind: &'static str,
+    /// Plural resource name used in paths, e.g. `"pods"`.
+    pub plural: &'static str,
+    /// Whether objects live in a namespace.
+    pub namespaced: bool,
+    /// Served subresources. Known names get their real shapes: `status`
+    /// (same kind), `scale` (autoscaling/v1 Scale), `binding` (core/v1
+    /// Binding, create only), `eviction` (policy/v1 Eviction, create only),
+    /// `log` (text). Others get a plain GET without a GVK.
+    pub subresources: &'static [&'static str],
+    /// Adds the kind's schema to the generator and returns a `$ref` to it,
+    /// e.g. `|g| g.subschema_for::<Pod>()`. The list kind (`PodList`) is
+    /// derived from it: its schema is built here from the item schema.
+    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+}
+
+impl std::fmt::Debug for ResourceDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceDoc")
+            .field("group", &self.group)
+            .field("version", &self.version)
+            .field("kind", &self.kind)
+            .field("plural", &self.plural)
+            .field("namespaced", &self.namespaced)
+            .field("subresources", &self.subresources)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}`.
+pub fn v3_index(resources: &[ResourceDoc]) -> serde_json::Value {
+    Documents::build(resources).index().value.clone()
+}
+
+/// `GET /openapi/v3/api/v1` or `/openapi/v3/apis/GROUP/VERSION`; `None` when
+/// no served resource belongs to that group-version.
+pub fn v3_group_version(
+    resources: &[ResourceDoc],
+    group: &str,
+    version: &str,
+) -> Option<serde_json::Value> {
+    let in_gv: Vec<ResourceDoc> = resources
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .copied()
+        .collect();
+    if in_gv.is_empty() {
+        return None;
+    }
+    Some(v3::group_version_document(&in_gv, group, version))
+}
+
+/// `GET /openapi/v2` as JSON (swagger 2.0).
+pub fn v2(resources: &[ResourceDoc]) -> serde_json::Value {
+    v2::document(resources)
+}
+
+/// The built-in catalog of resources gantry serves, for tests and for a
+/// server that wants the default set.
+pub fn builtin_resources() -> &'static [ResourceDoc] {
+    catalog::BUILTIN
+}
