@@ -70,7 +70,11 @@ pub(crate) fn routes(resource: &ResourceDoc, schemas: &mut SchemaSet) -> Vec<Rou
     let gvk = Gvk::new(resource.group, resource.version, resource.kind);
     let fallback = format!(
         "{}.{}.{}",
-        if resource.group.is_empty() { "core" } else { resource.group },
+        if resource.group.is_empty() {
+            "core"
+        } else {
+            resource.group
+        },
         resource.version,
         resource.kind
     );
@@ -79,7 +83,11 @@ pub(crate) fn routes(resource: &ResourceDoc, schemas: &mut SchemaSet) -> Vec<Rou
     schemas.tag(&kind, gvk.clone());
     schemas.tag(
         &list,
-        Gvk::new(resource.group, resource.version, &format!("{}List", resource.kind)),
+        Gvk::new(
+            resource.group,
+            resource.version,
+            &format!("{}List", resource.kind),
+        ),
     );
     let names = Names {
         kind,
@@ -93,7 +101,11 @@ pub(crate) fn routes(resource: &ResourceDoc, schemas: &mut SchemaSet) -> Vec<Rou
         resource,
         gvk,
         names,
-        gv: format!("{}{}", group_camel(resource.group), capitalize(resource.version)),
+        gv: format!(
+            "{}{}",
+            group_camel(resource.group),
+            capitalize(resource.version)
+        ),
         tag: tag(resource.group, resource.version),
     };
     let prefix = api_prefix(resource.group, resource.version);
@@ -133,7 +145,11 @@ fn subresource_shape(
             schemas.add::<Scale>(),
             Gvk::new("autoscaling", "v1", "Scale"),
         ),
-        "binding" => (&[Post], schemas.add::<Binding>(), Gvk::new("", "v1", "Binding")),
+        "binding" => (
+            &[Post],
+            schemas.add::<Binding>(),
+            Gvk::new("", "v1", "Binding"),
+        ),
         "eviction" => (
             &[Post],
             schemas.add::<Eviction>(),
@@ -221,10 +237,19 @@ impl RouteBuilder<'_> {
         let kind = self.resource.kind;
         let list = self.list_operation(scope, "");
 
-        let mut create = self.operation(Method::Post, "create", scope, "", "post", format!("create a {kind}"));
+        let mut create = self.operation(
+            Method::Post,
+            "create",
+            scope,
+            "",
+            "post",
+            format!("create a {kind}"),
+        );
         create.params = parameters::WRITE.to_vec();
         create.body = Self::body(self.kind_payload(), false, true);
-        create.responses = [200, 201, 202].map(|code| (code, self.kind_payload())).to_vec();
+        create.responses = [200, 201, 202]
+            .map(|code| (code, self.kind_payload()))
+            .to_vec();
 
         let mut delete = self.operation(
             Method::Delete,
@@ -235,7 +260,11 @@ impl RouteBuilder<'_> {
             format!("delete collection of {kind}"),
         );
         delete.params = parameters::DELETE_COLLECTION.to_vec();
-        delete.body = Self::body(Payload::Schema(self.names.delete_options.clone()), false, false);
+        delete.body = Self::body(
+            Payload::Schema(self.names.delete_options.clone()),
+            false,
+            false,
+        );
         delete.responses = vec![(200, Payload::Schema(self.names.status.clone()))];
 
         Route {
@@ -248,10 +277,24 @@ impl RouteBuilder<'_> {
     fn item(&self, path: &str, namespaced: bool) -> Route {
         let scope = if namespaced { "Namespaced" } else { "" };
         let kind = self.resource.kind;
-        let mut read = self.operation(Method::Get, "read", scope, "", "get", format!("read the specified {kind}"));
+        let mut read = self.operation(
+            Method::Get,
+            "read",
+            scope,
+            "",
+            "get",
+            format!("read the specified {kind}"),
+        );
         read.responses = vec![(200, self.kind_payload())];
 
-        let mut replace = self.operation(Method::Put, "replace", scope, "", "put", format!("replace the specified {kind}"));
+        let mut replace = self.operation(
+            Method::Put,
+            "replace",
+            scope,
+            "",
+            "put",
+            format!("replace the specified {kind}"),
+        );
         replace.params = parameters::WRITE.to_vec();
         replace.body = Self::body(self.kind_payload(), false, true);
         replace.responses = [200, 201].map(|code| (code, self.kind_payload())).to_vec();
@@ -268,9 +311,20 @@ impl RouteBuilder<'_> {
         patch.body = Self::body(Payload::Schema(self.names.patch.clone()), true, true);
         patch.responses = [200, 201].map(|code| (code, self.kind_payload())).to_vec();
 
-        let mut delete = self.operation(Method::Delete, "delete", scope, "", "delete", format!("delete a {kind}"));
+        let mut delete = self.operation(
+            Method::Delete,
+            "delete",
+            scope,
+            "",
+            "delete",
+            format!("delete a {kind}"),
+        );
         delete.params = parameters::DELETE.to_vec();
-        delete.body = Self::body(Payload::Schema(self.names.delete_options.clone()), false, false);
+        delete.body = Self::body(
+            Payload::Schema(self.names.delete_options.clone()),
+            false,
+            false,
+        );
         delete.responses = [200, 202]
             .map(|code| (code, Payload::Schema(self.names.status.clone())))
             .to_vec();
@@ -302,28 +356,60 @@ impl RouteBuilder<'_> {
         let kind = self.resource.kind;
         let mut operations = Vec::new();
         for &method in shape.methods {
-            let (verb, action, description, params, codes): (_, _, _, &[&Param], &[u16]) = match method {
-                Method::Get => ("read", "get", format!("read {sub} of the specified {kind}"), &[], &[200]),
-                Method::Put => ("replace", "put", format!("replace {sub} of the specified {kind}"), parameters::WRITE, &[200, 201]),
-                Method::Patch => (
-                    "patch",
-                    "patch",
-                    format!("partially update {sub} of the specified {kind}"),
-                    parameters::PATCH,
-                    &[200, 201],
-                ),
-                Method::Post => ("create", "post", format!("create {sub} of a {kind}"), parameters::WRITE, &[200, 201, 202]),
-                Method::Delete => ("delete", "delete", format!("delete {sub} of a {kind}"), &[], &[200]),
-            };
+            let (verb, action, description, params, codes): (_, _, _, &[&Param], &[u16]) =
+                match method {
+                    Method::Get => (
+                        "read",
+                        "get",
+                        format!("read {sub} of the specified {kind}"),
+                        &[],
+                        &[200],
+                    ),
+                    Method::Put => (
+                        "replace",
+                        "put",
+                        format!("replace {sub} of the specified {kind}"),
+                        parameters::WRITE,
+                        &[200, 201],
+                    ),
+                    Method::Patch => (
+                        "patch",
+                        "patch",
+                        format!("partially update {sub} of the specified {kind}"),
+                        parameters::PATCH,
+                        &[200, 201],
+                    ),
+                    Method::Post => (
+                        "create",
+                        "post",
+                        format!("create {sub} of a {kind}"),
+                        parameters::WRITE,
+                        &[200, 201, 202],
+                    ),
+                    Method::Delete => (
+                        "delete",
+                        "delete",
+                        format!("delete {sub} of a {kind}"),
+                        &[],
+                        &[200],
+                    ),
+                };
             let mut op = self.operation(method, verb, scope, &suffix, action, description);
             op.gvk = shape.gvk.clone();
-            op.params = if sub == "log" { parameters::LOG.to_vec() } else { params.to_vec() };
+            op.params = if sub == "log" {
+                parameters::LOG.to_vec()
+            } else {
+                params.to_vec()
+            };
             op.body = match method {
                 Method::Put | Method::Post => Self::body(shape.payload.clone(), false, true),
                 Method::Patch => Self::body(Payload::Schema(self.names.patch.clone()), true, true),
                 Method::Get | Method::Delete => None,
             };
-            op.responses = codes.iter().map(|&code| (code, shape.payload.clone())).collect();
+            op.responses = codes
+                .iter()
+                .map(|&code| (code, shape.payload.clone()))
+                .collect();
             operations.push(op);
         }
         Route {
@@ -354,9 +440,15 @@ mod tests {
     fn group_names_follow_kubernetes_operation_ids() {
         assert_eq!(group_camel(""), "Core");
         assert_eq!(group_camel("apps"), "Apps");
-        assert_eq!(group_camel("rbac.authorization.k8s.io"), "RbacAuthorization");
+        assert_eq!(
+            group_camel("rbac.authorization.k8s.io"),
+            "RbacAuthorization"
+        );
         assert_eq!(group_camel("networking.k8s.io"), "Networking");
-        assert_eq!(tag("rbac.authorization.k8s.io", "v1"), "rbacAuthorization_v1");
+        assert_eq!(
+            tag("rbac.authorization.k8s.io", "v1"),
+            "rbacAuthorization_v1"
+        );
         assert_eq!(tag("", "v1"), "core_v1");
     }
 }

@@ -177,7 +177,10 @@ mod tests {
             let mut set = SchemaSet::new(flavor);
             assert_eq!(set.add::<Pod>(), "io.k8s.api.core.v1.Pod");
             let text = Value::Object(set.finish()).to_string();
-            assert!(text.contains(&format!("{}io.k8s.api.core.v1.PodSpec", flavor.ref_prefix())));
+            assert!(text.contains(&format!(
+                "{}io.k8s.api.core.v1.PodSpec",
+                flavor.ref_prefix()
+            )));
             assert!(!text.contains("#/$defs/"));
         }
     }

@@ -40,7 +40,10 @@ pub(crate) fn document(resources: &[ResourceDoc]) -> Value {
 fn path_item(route: &Route) -> Value {
     let mut item = Map::new();
     for operation in &route.operations {
-        item.insert(operation.method.key().to_owned(), render_operation(operation));
+        item.insert(
+            operation.method.key().to_owned(),
+            render_operation(operation),
+        );
     }
     item.insert(
         "parameters".to_owned(),

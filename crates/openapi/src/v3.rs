@@ -3,9 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::ResourceDoc;
-use crate::model::{
-    Body, Operation, PATCH_MEDIA, Payload, RESPONSE_MEDIA, Route, WATCH_MEDIA,
-};
+use crate::model::{Body, Operation, PATCH_MEDIA, Payload, RESPONSE_MEDIA, Route, WATCH_MEDIA};
 use crate::operations;
 use crate::parameters::{Location, Param};
 use crate::schemas::{Flavor, SchemaSet};
@@ -13,7 +11,11 @@ use crate::schemas::{Flavor, SchemaSet};
 const FLAVOR: Flavor = Flavor::V3;
 
 /// The document of one group-version; `resources` all belong to it.
-pub(crate) fn group_version_document(resources: &[ResourceDoc], group: &str, version: &str) -> Value {
+pub(crate) fn group_version_document(
+    resources: &[ResourceDoc],
+    group: &str,
+    version: &str,
+) -> Value {
     let mut schemas = SchemaSet::new(FLAVOR);
     let mut paths = Map::new();
     for resource in resources {
@@ -48,7 +50,10 @@ pub(crate) fn group_version_document(resources: &[ResourceDoc], group: &str, ver
 fn path_item(route: &Route) -> Value {
     let mut item = Map::new();
     for operation in &route.operations {
-        item.insert(operation.method.key().to_owned(), render_operation(operation));
+        item.insert(
+            operation.method.key().to_owned(),
+            render_operation(operation),
+        );
     }
     item.insert(
         "parameters".to_owned(),
