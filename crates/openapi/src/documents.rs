@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::{ResourceDoc, v2, v3};
+use crate::{ResourceDoc, v2, v2_protobuf, v3};
 
 /// One served document: its JSON value, its serialized bytes and the hash
 /// of those bytes (uppercase hex SHA-512, as Kubernetes publishes).
@@ -25,13 +25,15 @@ impl Document {
     }
 }
 
-/// The v3 index, each v3 group-version document and the v2 document.
+/// The v3 index, each v3 group-version document and the v2 document (JSON
+/// and protobuf).
 #[derive(Clone, Debug)]
 pub struct Documents {
     index: Document,
     /// Keyed by the index path: `api/v1`, `apis/apps/v1`.
     group_versions: BTreeMap<String, Document>,
     v2: Document,
+    v2_protobuf: Vec<u8>,
 }
 
 /// The index key of a group-version: `api/v1` or `apis/GROUP/VERSION`.
@@ -64,10 +66,12 @@ impl Documents {
             );
             group_versions.insert(key, document);
         }
+        let v2 = Document::new(v2::document(resources));
         Documents {
             index: Document::new(json!({ "paths": paths })),
             group_versions,
-            v2: Document::new(v2::document(resources)),
+            v2_protobuf: v2_protobuf::encode(&v2.value),
+            v2,
         }
     }
 
@@ -95,5 +99,10 @@ impl Documents {
     /// `GET /openapi/v2` as JSON.
     pub fn v2(&self) -> &Document {
         &self.v2
+    }
+
+    /// `GET /openapi/v2` as protobuf (what kubectl requests).
+    pub fn v2_protobuf(&self) -> &[u8] {
+        &self.v2_protobuf
     }
 }

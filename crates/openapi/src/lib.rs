@@ -16,6 +16,10 @@
 //!   operations carrying the resource's GVK and requires a `fieldValidation`
 //!   parameter on the operation itself (not on the path item).
 //!
+//! - Every kubectl command that validates (`create`, `apply`, `replace`) or
+//!   explains first downloads `/openapi/v2` as protobuf and fails if it
+//!   does not decode; [`v2_protobuf`] / [`Documents::v2_protobuf`] provide it.
+//!
 //! Build all documents once with [`Documents::build`] and serve them from
 //! memory; the free functions are conveniences over it.
 
@@ -26,6 +30,7 @@ mod operations;
 mod parameters;
 mod schemas;
 mod v2;
+mod v2_protobuf;
 mod v3;
 
 pub use documents::{Document, Documents};
@@ -93,6 +98,13 @@ pub fn v3_group_version(
 /// `GET /openapi/v2` as JSON (swagger 2.0).
 pub fn v2(resources: &[ResourceDoc]) -> serde_json::Value {
     v2::document(resources)
+}
+
+/// `GET /openapi/v2` as gnostic's `openapi.v2.Document` protobuf, served for
+/// `Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`
+/// (kubectl's only accepted form).
+pub fn v2_protobuf(resources: &[ResourceDoc]) -> Vec<u8> {
+    v2_protobuf::encode(&v2::document(resources))
 }
 
 /// The built-in catalog of resources gantry serves, for tests and for a
