@@ -107,6 +107,13 @@ pub fn v2_protobuf(resources: &[ResourceDoc]) -> Vec<u8> {
     v2_protobuf::encode(&v2::document(resources))
 }
 
+/// The `Content-Type` to serve [`v2_protobuf`] with. kubectl asks with
+/// `Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, but
+/// Go's media-type parser rejects the `@` in a response, so the API server
+/// answers with this spelling (as Kubernetes does).
+pub const V2_PROTOBUF_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
 /// The built-in catalog of resources gantry serves, for tests and for a
 /// server that wants the default set.
 pub fn builtin_resources() -> &'static [ResourceDoc] {

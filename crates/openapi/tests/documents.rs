@@ -358,3 +358,20 @@ fn building_every_document_is_fast() {
     eprintln!("built all openapi documents ({bytes} bytes of JSON) in {elapsed:?}");
     assert!(elapsed.as_secs() < 10, "took {elapsed:?}");
 }
+
+#[test]
+fn v2_protobuf_matches_the_json_document() {
+    let docs = documents();
+    let bytes = docs.v2_protobuf();
+    // Field 1 (swagger) = "2.0" comes first.
+    assert_eq!(&bytes[..5], &[0x0A, 3, b'2', b'.', b'0']);
+    assert_eq!(
+        bytes,
+        gantry_openapi::v2_protobuf(builtin_resources()).as_slice()
+    );
+    // Every definition name and path is carried.
+    let text = String::from_utf8_lossy(bytes);
+    assert!(text.contains("io.k8s.api.core.v1.PodSpec"));
+    assert!(text.contains("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"));
+    assert!(text.contains("fieldValidation"));
+}
