@@ -9,9 +9,9 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures::Stream;
 
-pub mod embedded;
 #[doc(hidden)]
 pub mod conformance;
+pub mod embedded;
 
 /// A revision of the whole store. Revision 0 is "nothing written yet"; the first write is 1.
 pub type Revision = i64;
@@ -63,13 +63,26 @@ pub enum StoreError {
     NotFound { key: String },
     /// A compare-and-swap precondition failed; `current` is the value now stored.
     #[error("key {key} was modified (current revision {})", .current.as_ref().map_or(0, |c| c.mod_revision))]
-    Conflict { key: String, current: Option<KeyValue> },
+    Conflict {
+        key: String,
+        current: Option<KeyValue>,
+    },
     #[error("revision {requested} has been compacted (oldest available is {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     #[error("revision {requested} is newer than the current revision {current}")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     #[error("store i/o on {path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store data in {path} is corrupt: {detail}")]
     Corrupt { path: String, detail: String },
     #[error("store is closed")]
@@ -92,7 +105,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keys in `[start, end)` in key order, as of `revision` (0 = latest), at most `limit`
     /// of them (0 = no limit).
-    async fn range(&self, start: &str, end: &str, revision: Revision, limit: usize) -> Result<RangeResult>;
+    async fn range(
+        &self,
+        start: &str,
+        end: &str,
+        revision: Revision,
+        limit: usize,
+    ) -> Result<RangeResult>;
 
     /// Creates `key`; fails with `AlreadyExists` if it is present.
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue>;

@@ -20,7 +20,9 @@ impl Deref for TempStore {
 
 async fn temp_store() -> TempStore {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).await.expect("open store");
+    let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .expect("open store");
     TempStore { store, _dir: dir }
 }
 

@@ -17,11 +17,17 @@ const TEMP_FILE: &str = "store.wal.tmp";
 const LOCK_FILE: &str = "LOCK";
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.display().to_string(), source }
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 fn corrupt(path: &Path, detail: String) -> StoreError {
-    StoreError::Corrupt { path: path.display().to_string(), detail }
+    StoreError::Corrupt {
+        path: path.display().to_string(),
+        detail,
+    }
 }
 
 /// The state read from a data file, and the file opened for appending.
@@ -36,12 +42,18 @@ pub(crate) struct Loaded {
 /// Takes the exclusive lock on `dir` (released when the returned file is dropped).
 pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_error(&path))?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            Err(StoreError::Backend(format!("store directory {} is in use by another process", dir.display())))
-        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
+            "store directory {} is in use by another process",
+            dir.display()
+        ))),
         Err(std::fs::TryLockError::Error(e)) => Err(io_error(&path)(e)),
     }
 }
@@ -54,7 +66,12 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let (file, len) = write_temp(dir, 0, &[], &[])?;
             install_temp(dir)?;
-            return Ok(Loaded { state: State::based_at(0), file, len, truncated: 0 });
+            return Ok(Loaded {
+                state: State::based_at(0),
+                file,
+                len,
+                truncated: 0,
+            });
         }
         Err(e) => return Err(io_error(&path)(e)),
     };
@@ -68,8 +85,10 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
     loop {
         match next_frame(&bytes, offset) {
             Frame::Valid { payload, next } => {
-                let record = Record::decode(payload).map_err(|d| corrupt(&path, format!("offset {offset}: {d}")))?;
-                replay(&mut state, &mut in_base, record).map_err(|d| corrupt(&path, format!("offset {offset}: {d}")))?;
+                let record = Record::decode(payload)
+                    .map_err(|d| corrupt(&path, format!("offset {offset}: {d}")))?;
+                replay(&mut state, &mut in_base, record)
+                    .map_err(|d| corrupt(&path, format!("offset {offset}: {d}")))?;
                 offset = next;
             }
             Frame::End => break,
@@ -82,13 +101,23 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
         }
     }
     let state = state.ok_or_else(|| corrupt(&path, "missing base record".into()))?;
-    let file = OpenOptions::new().write(true).open(&path).map_err(io_error(&path))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
     if truncated > 0 {
-        file.set_len(offset as u64).and_then(|()| file.sync_all()).map_err(io_error(&path))?;
+        file.set_len(offset as u64)
+            .and_then(|()| file.sync_all())
+            .map_err(io_error(&path))?;
     }
     let mut file = file;
     io::Seek::seek(&mut file, io::SeekFrom::Start(offset as u64)).map_err(io_error(&path))?;
-    Ok(Loaded { state, file, len: offset as u64, truncated })
+    Ok(Loaded {
+        state,
+        file,
+        len: offset as u64,
+        truncated,
+    })
 }
 
 fn replay(state: &mut Option<State>, in_base: &mut bool, record: Record<'_>) -> Result<(), String> {
@@ -105,16 +134,33 @@ fn replay(state: &mut Option<State>, in_base: &mut bool, record: Record<'_>) -> 
     let st = state.as_mut().ok_or("record before the base record")?;
     match record {
         Record::Base { .. } => {}
-        Record::BaseKv { key, value, create_revision, mod_revision } => {
+        Record::BaseKv {
+            key,
+            value,
+            create_revision,
+            mod_revision,
+        } => {
             if !*in_base {
                 return Err("base entry after a write".into());
             }
-            if mod_revision > st.compacted || create_revision > mod_revision || create_revision < 1 {
-                return Err(format!("base entry {key} has bad revisions {create_revision}/{mod_revision}"));
+            if mod_revision > st.compacted || create_revision > mod_revision || create_revision < 1
+            {
+                return Err(format!(
+                    "base entry {key} has bad revisions {create_revision}/{mod_revision}"
+                ));
             }
-            st.insert_base(key, Bytes::copy_from_slice(value), create_revision, mod_revision);
+            st.insert_base(
+                key,
+                Bytes::copy_from_slice(value),
+                create_revision,
+                mod_revision,
+            );
         }
-        Record::Put { revision, key, value } => {
+        Record::Put {
+            revision,
+            key,
+            value,
+        } => {
             *in_base = false;
             check_next(st, revision)?;
             st.apply_put(key, Bytes::copy_from_slice(value));
@@ -122,11 +168,15 @@ fn replay(state: &mut Option<State>, in_base: &mut bool, record: Record<'_>) -> 
         Record::Delete { revision, key } => {
             *in_base = false;
             check_next(st, revision)?;
-            st.apply_delete(key).ok_or_else(|| format!("delete of absent key {key}"))?;
+            st.apply_delete(key)
+                .ok_or_else(|| format!("delete of absent key {key}"))?;
         }
         Record::Compact { revision } => {
             if revision > st.head {
-                return Err(format!("compaction to {revision} beyond revision {}", st.head));
+                return Err(format!(
+                    "compaction to {revision} beyond revision {}",
+                    st.head
+                ));
             }
             if revision > st.compacted {
                 st.compact(revision);
@@ -152,8 +202,12 @@ pub(crate) fn write_temp(
     events: &[(Revision, LoggedEvent)],
 ) -> Result<(File, u64)> {
     let path = dir.join(TEMP_FILE);
-    let mut file =
-        OpenOptions::new().create(true).write(true).truncate(true).open(&path).map_err(io_error(&path))?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
     let mut buf = Vec::with_capacity(1 << 20);
     let mut len = 0u64;
     let mut flush = |buf: &mut Vec<u8>, force: bool| -> Result<()> {
@@ -178,8 +232,15 @@ pub(crate) fn write_temp(
     }
     for (revision, event) in events {
         let record = match event.kind {
-            EventKind::Put => Record::Put { revision: *revision, key: &event.key, value: &event.value },
-            EventKind::Delete => Record::Delete { revision: *revision, key: &event.key },
+            EventKind::Put => Record::Put {
+                revision: *revision,
+                key: &event.key,
+                value: &event.value,
+            },
+            EventKind::Delete => Record::Delete {
+                revision: *revision,
+                key: &event.key,
+            },
         };
         record.encode_frame(&mut buf);
         flush(&mut buf, false)?;
@@ -194,7 +255,9 @@ pub(crate) fn install_temp(dir: &Path) -> Result<()> {
     let temp = dir.join(TEMP_FILE);
     let path: PathBuf = dir.join(DATA_FILE);
     std::fs::rename(&temp, &path).map_err(io_error(&path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
 }
 
 /// Removes a leftover temporary file (after a failed rewrite); errors are only logged.

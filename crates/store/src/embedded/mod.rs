@@ -47,7 +47,10 @@ pub struct EmbeddedOptions {
 
 impl Default for EmbeddedOptions {
     fn default() -> Self {
-        EmbeddedOptions { retain_revisions: Some(10_000), rewrite_min_bytes: 64 << 20 }
+        EmbeddedOptions {
+            retain_revisions: Some(10_000),
+            rewrite_min_bytes: 64 << 20,
+        }
     }
 }
 
@@ -94,7 +97,12 @@ impl EmbeddedStore {
         let lock = data_file::lock_dir(dir)?;
         data_file::remove_temp(dir);
         let loaded = data_file::load(dir)?;
-        let shared = Arc::new(Shared::new(dir.to_path_buf(), options, loaded.state, loaded.len));
+        let shared = Arc::new(Shared::new(
+            dir.to_path_buf(),
+            options,
+            loaded.state,
+            loaded.len,
+        ));
         let writer = writer::spawn(shared.clone(), loaded.file, loaded.len, lock)?;
         Ok(Arc::new(EmbeddedStore {
             shared,
@@ -108,7 +116,11 @@ impl EmbeddedStore {
     /// failure if the store had failed.
     pub async fn close(&self) -> Result<()> {
         self.shared.begin_close();
-        let handle = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(handle) = handle {
             tokio::task::spawn_blocking(move || handle.join())
                 .await
@@ -142,7 +154,11 @@ impl Drop for EmbeddedStore {
     /// Flushes and stops the writer (blocking briefly) if `close` was not called.
     fn drop(&mut self) {
         self.shared.begin_close();
-        let handle = self.writer.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        let handle = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }
@@ -155,10 +171,20 @@ impl Store for EmbeddedStore {
         self.shared.read(0, |st, at| (st.get(key, at), at))
     }
 
-    async fn range(&self, start: &str, end: &str, revision: Revision, limit: usize) -> Result<RangeResult> {
+    async fn range(
+        &self,
+        start: &str,
+        end: &str,
+        revision: Revision,
+        limit: usize,
+    ) -> Result<RangeResult> {
         self.shared.read(revision, |st, at| {
             let (kvs, more) = st.range(start, end, at, limit);
-            RangeResult { kvs, more, revision: at }
+            RangeResult {
+                kvs,
+                more,
+                revision: at,
+            }
         })
     }
 
@@ -167,7 +193,13 @@ impl Store for EmbeddedStore {
     }
 
     async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
-        self.shared.write(Op::Update { key, value, expected }).await
+        self.shared
+            .write(Op::Update {
+                key,
+                value,
+                expected,
+            })
+            .await
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {

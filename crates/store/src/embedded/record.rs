@@ -30,9 +30,18 @@ pub(crate) enum Record<'a> {
     /// Starts a file: the state below is the state at revision `compacted`.
     Base { compacted: Revision },
     /// One live key of the base state.
-    BaseKv { key: &'a str, value: &'a [u8], create_revision: Revision, mod_revision: Revision },
+    BaseKv {
+        key: &'a str,
+        value: &'a [u8],
+        create_revision: Revision,
+        mod_revision: Revision,
+    },
     /// A create or update at `revision`.
-    Put { revision: Revision, key: &'a str, value: &'a [u8] },
+    Put {
+        revision: Revision,
+        key: &'a str,
+        value: &'a [u8],
+    },
     /// A delete at `revision`.
     Delete { revision: Revision, key: &'a str },
     /// History before `revision` was discarded.
@@ -50,14 +59,23 @@ impl Record<'_> {
                 out.push(TAG_BASE);
                 out.extend_from_slice(&compacted.to_le_bytes());
             }
-            Record::BaseKv { key, value, create_revision, mod_revision } => {
+            Record::BaseKv {
+                key,
+                value,
+                create_revision,
+                mod_revision,
+            } => {
                 out.push(TAG_BASE_KV);
                 out.extend_from_slice(&create_revision.to_le_bytes());
                 out.extend_from_slice(&mod_revision.to_le_bytes());
                 put_bytes(out, key.as_bytes());
                 put_bytes(out, value);
             }
-            Record::Put { revision, key, value } => {
+            Record::Put {
+                revision,
+                key,
+                value,
+            } => {
                 out.push(TAG_PUT);
                 out.extend_from_slice(&revision.to_le_bytes());
                 put_bytes(out, key.as_bytes());
@@ -84,14 +102,28 @@ impl Record<'_> {
     pub(crate) fn decode(payload: &[u8]) -> Result<Record<'_>, String> {
         let mut r = Reader { buf: payload };
         let record = match r.u8()? {
-            TAG_BASE => Record::Base { compacted: r.i64()? },
+            TAG_BASE => Record::Base {
+                compacted: r.i64()?,
+            },
             TAG_BASE_KV => {
                 let create_revision = r.i64()?;
                 let mod_revision = r.i64()?;
-                Record::BaseKv { create_revision, mod_revision, key: r.str()?, value: r.bytes()? }
+                Record::BaseKv {
+                    create_revision,
+                    mod_revision,
+                    key: r.str()?,
+                    value: r.bytes()?,
+                }
             }
-            TAG_PUT => Record::Put { revision: r.i64()?, key: r.str()?, value: r.bytes()? },
-            TAG_DELETE => Record::Delete { revision: r.i64()?, key: r.str()? },
+            TAG_PUT => Record::Put {
+                revision: r.i64()?,
+                key: r.str()?,
+                value: r.bytes()?,
+            },
+            TAG_DELETE => Record::Delete {
+                revision: r.i64()?,
+                key: r.str()?,
+            },
             TAG_COMPACT => Record::Compact { revision: r.i64()? },
             tag => return Err(format!("unknown record tag {tag}")),
         };
@@ -120,7 +152,10 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         if self.buf.len() < n {
-            return Err(format!("record truncated: need {n} bytes, have {}", self.buf.len()));
+            return Err(format!(
+                "record truncated: need {n} bytes, have {}",
+                self.buf.len()
+            ));
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -194,7 +229,10 @@ pub(crate) fn next_frame(buf: &[u8], offset: usize) -> Frame<'_> {
             Frame::Corrupt(format!("frame at offset {offset} has a bad checksum"))
         };
     }
-    Frame::Valid { payload, next: offset + FRAME_HEADER + len }
+    Frame::Valid {
+        payload,
+        next: offset + FRAME_HEADER + len,
+    }
 }
 
 #[cfg(test)]
@@ -212,11 +250,27 @@ mod tests {
     fn sample() -> Vec<Record<'static>> {
         vec![
             Record::Base { compacted: 7 },
-            Record::BaseKv { key: "/a", value: b"one", create_revision: 3, mod_revision: 7 },
-            Record::Put { revision: 8, key: "/b", value: b"two" },
-            Record::Delete { revision: 9, key: "/a" },
+            Record::BaseKv {
+                key: "/a",
+                value: b"one",
+                create_revision: 3,
+                mod_revision: 7,
+            },
+            Record::Put {
+                revision: 8,
+                key: "/b",
+                value: b"two",
+            },
+            Record::Delete {
+                revision: 9,
+                key: "/a",
+            },
             Record::Compact { revision: 8 },
-            Record::Put { revision: 10, key: "/empty", value: b"" },
+            Record::Put {
+                revision: 10,
+                key: "/empty",
+                value: b"",
+            },
         ]
     }
 
@@ -252,7 +306,11 @@ mod tests {
             last
         };
         for cut in last_start + 1..buf.len() {
-            assert_eq!(next_frame(&buf[..cut], last_start), Frame::Torn, "cut at {cut}");
+            assert_eq!(
+                next_frame(&buf[..cut], last_start),
+                Frame::Torn,
+                "cut at {cut}"
+            );
         }
     }
 
@@ -268,14 +326,22 @@ mod tests {
     fn a_bad_checksum_in_the_middle_is_corrupt() {
         let mut buf = frames(&sample());
         // Flip a byte inside the payload of the second frame.
-        let Frame::Valid { next, .. } = next_frame(&buf, 0) else { panic!("first frame") };
+        let Frame::Valid { next, .. } = next_frame(&buf, 0) else {
+            panic!("first frame")
+        };
         buf[next + FRAME_HEADER + 2] ^= 0xff;
         assert!(matches!(next_frame(&buf, next), Frame::Corrupt(_)));
     }
 
     #[test]
     fn garbage_payloads_are_errors_not_panics() {
-        for payload in [&[][..], &[9], &[TAG_PUT, 1, 2], &[TAG_BASE_KV; 40], &[TAG_COMPACT, 0, 0, 0, 0, 0, 0, 0, 0, 1]] {
+        for payload in [
+            &[][..],
+            &[9],
+            &[TAG_PUT, 1, 2],
+            &[TAG_BASE_KV; 40],
+            &[TAG_COMPACT, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        ] {
             assert!(Record::decode(payload).is_err(), "{payload:?}");
         }
         let mut bad_utf8 = vec![TAG_DELETE];

@@ -6,7 +6,9 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{
+    Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 use bytes::Bytes;
 use tokio::sync::watch;
@@ -28,9 +30,19 @@ pub(crate) struct Pending {
 
 /// A write, before validation.
 pub(crate) enum Op<'a> {
-    Create { key: &'a str, value: Bytes },
-    Update { key: &'a str, value: Bytes, expected: Revision },
-    Delete { key: &'a str, expected: Option<Revision> },
+    Create {
+        key: &'a str,
+        value: Bytes,
+    },
+    Update {
+        key: &'a str,
+        value: Bytes,
+        expected: Revision,
+    },
+    Delete {
+        key: &'a str,
+        expected: Option<Revision>,
+    },
 }
 
 #[derive(Default)]
@@ -67,7 +79,10 @@ impl Shared {
             dir,
             options,
             state: RwLock::new(state),
-            pending: Mutex::new(Pending { last_revision: head, ..Pending::default() }),
+            pending: Mutex::new(Pending {
+                last_revision: head,
+                ..Pending::default()
+            }),
             pending_cv: Condvar::new(),
             durable: AtomicI64::new(head),
             durable_tx: watch::Sender::new(head),
@@ -145,13 +160,23 @@ impl Shared {
         };
         let latest = st.latest(key);
         let refused = match (&op, &latest) {
-            (Op::Create { .. }, Some(_)) => Some(StoreError::AlreadyExists { key: key.to_owned() }),
-            (Op::Update { .. } | Op::Delete { .. }, None) => Some(StoreError::NotFound { key: key.to_owned() }),
-            (Op::Update { expected, .. }, Some(cur)) | (Op::Delete { expected: Some(expected), .. }, Some(cur))
-                if cur.mod_revision != *expected =>
-            {
-                Some(StoreError::Conflict { key: key.to_owned(), current: latest.clone() })
-            }
+            (Op::Create { .. }, Some(_)) => Some(StoreError::AlreadyExists {
+                key: key.to_owned(),
+            }),
+            (Op::Update { .. } | Op::Delete { .. }, None) => Some(StoreError::NotFound {
+                key: key.to_owned(),
+            }),
+            (Op::Update { expected, .. }, Some(cur))
+            | (
+                Op::Delete {
+                    expected: Some(expected),
+                    ..
+                },
+                Some(cur),
+            ) if cur.mod_revision != *expected => Some(StoreError::Conflict {
+                key: key.to_owned(),
+                current: latest.clone(),
+            }),
             _ => None,
         };
         if let Some(e) = refused {
@@ -160,12 +185,19 @@ impl Shared {
         let revision = st.head + 1;
         let kv = match op {
             Op::Create { value, .. } | Op::Update { value, .. } => {
-                Record::Put { revision, key, value: &value }.encode_frame(&mut pending.buf);
+                Record::Put {
+                    revision,
+                    key,
+                    value: &value,
+                }
+                .encode_frame(&mut pending.buf);
                 st.apply_put(key, value)
             }
             Op::Delete { .. } => {
                 Record::Delete { revision, key }.encode_frame(&mut pending.buf);
-                st.apply_delete(key).ok_or_else(|| StoreError::NotFound { key: key.to_owned() })?
+                st.apply_delete(key).ok_or_else(|| StoreError::NotFound {
+                    key: key.to_owned(),
+                })?
             }
         };
         pending.last_revision = revision;
@@ -199,7 +231,10 @@ impl Shared {
     pub fn compact(&self, revision: Revision) -> Result<()> {
         let durable = self.durable();
         if revision > durable {
-            return Err(StoreError::FutureRevision { requested: revision, current: durable });
+            return Err(StoreError::FutureRevision {
+                requested: revision,
+                current: durable,
+            });
         }
         let mut st = self.write_state();
         if revision <= st.compacted {
@@ -216,18 +251,28 @@ impl Shared {
     }
 
     /// Runs `read` on the state as of `revision` (0 = the durable revision).
-    pub fn read<T>(&self, revision: Revision, read: impl FnOnce(&State, Revision) -> T) -> Result<T> {
+    pub fn read<T>(
+        &self,
+        revision: Revision,
+        read: impl FnOnce(&State, Revision) -> T,
+    ) -> Result<T> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
         let durable = self.durable();
         let at = if revision == 0 { durable } else { revision };
         if at > durable {
-            return Err(StoreError::FutureRevision { requested: at, current: durable });
+            return Err(StoreError::FutureRevision {
+                requested: at,
+                current: durable,
+            });
         }
         let st = self.read_state();
         if at < st.compacted {
-            return Err(StoreError::Compacted { requested: at, compacted: st.compacted });
+            return Err(StoreError::Compacted {
+                requested: at,
+                compacted: st.compacted,
+            });
         }
         Ok(read(&st, at))
     }

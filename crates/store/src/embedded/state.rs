@@ -67,7 +67,11 @@ pub(crate) struct State {
 }
 
 fn visible(versions: &[Version], at: Revision) -> Option<&Version> {
-    versions.iter().rev().find(|v| v.mod_revision <= at).filter(|v| v.value.is_some())
+    versions
+        .iter()
+        .rev()
+        .find(|v| v.mod_revision <= at)
+        .filter(|v| v.value.is_some())
 }
 
 fn to_kv(key: &str, v: &Version) -> Option<KeyValue> {
@@ -82,7 +86,11 @@ fn to_kv(key: &str, v: &Version) -> Option<KeyValue> {
 impl State {
     /// A fresh state whose history starts after `compacted`.
     pub fn based_at(compacted: Revision) -> State {
-        State { head: compacted, compacted, ..State::default() }
+        State {
+            head: compacted,
+            compacted,
+            ..State::default()
+        }
     }
 
     pub fn key_count(&self) -> usize {
@@ -101,14 +109,26 @@ impl State {
 
     /// Keys in `[start, end)` (`end == ""`: unbounded) as of `at`; at most `limit` (0 = all).
     /// Returns the keys and whether more were left out.
-    pub fn range(&self, start: &str, end: &str, at: Revision, limit: usize) -> (Vec<KeyValue>, bool) {
+    pub fn range(
+        &self,
+        start: &str,
+        end: &str,
+        at: Revision,
+        limit: usize,
+    ) -> (Vec<KeyValue>, bool) {
         let mut kvs = Vec::new();
         if !end.is_empty() && start >= end {
             return (kvs, false);
         }
-        let upper = if end.is_empty() { Bound::Unbounded } else { Bound::Excluded(end) };
+        let upper = if end.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(end)
+        };
         for (key, versions) in self.keys.range::<str, _>((Bound::Included(start), upper)) {
-            let Some(kv) = visible(versions, at).and_then(|v| to_kv(key, v)) else { continue };
+            let Some(kv) = visible(versions, at).and_then(|v| to_kv(key, v)) else {
+                continue;
+            };
             if limit != 0 && kvs.len() == limit {
                 return (kvs, true);
             }
@@ -122,15 +142,32 @@ impl State {
         let revision = self.head + 1;
         let prev = self.latest_version(key);
         let create_revision = prev.as_ref().map_or(revision, |p| p.create_revision);
-        let version = Version { mod_revision: revision, create_revision, value: Some(value.clone()) };
+        let version = Version {
+            mod_revision: revision,
+            create_revision,
+            value: Some(value.clone()),
+        };
         let key = self.push_version(key, version);
         if let Some(p) = &prev {
-            self.live_bytes = self.live_bytes.saturating_sub((key.len() + p.value.len()) as u64);
+            self.live_bytes = self
+                .live_bytes
+                .saturating_sub((key.len() + p.value.len()) as u64);
         }
         self.live_bytes += (key.len() + value.len()) as u64;
         self.event_bytes += write_record_size(&key, value.len());
-        let kv = KeyValue { key: key.to_string(), value: value.clone(), create_revision, mod_revision: revision };
-        self.events.push_back(LoggedEvent { kind: EventKind::Put, key, value, create_revision, prev });
+        let kv = KeyValue {
+            key: key.to_string(),
+            value: value.clone(),
+            create_revision,
+            mod_revision: revision,
+        };
+        self.events.push_back(LoggedEvent {
+            kind: EventKind::Put,
+            key,
+            value,
+            create_revision,
+            prev,
+        });
         self.head = revision;
         kv
     }
@@ -139,9 +176,15 @@ impl State {
     pub fn apply_delete(&mut self, key: &str) -> Option<KeyValue> {
         let prev = self.latest_version(key)?;
         let revision = self.head + 1;
-        let tombstone = Version { mod_revision: revision, create_revision: prev.create_revision, value: None };
+        let tombstone = Version {
+            mod_revision: revision,
+            create_revision: prev.create_revision,
+            value: None,
+        };
         let key = self.push_version(key, tombstone);
-        self.live_bytes = self.live_bytes.saturating_sub((key.len() + prev.value.len()) as u64);
+        self.live_bytes = self
+            .live_bytes
+            .saturating_sub((key.len() + prev.value.len()) as u64);
         self.event_bytes += write_record_size(&key, 0);
         let kv = KeyValue {
             key: key.to_string(),
@@ -161,31 +204,58 @@ impl State {
     }
 
     /// Inserts a key of the base state (at or before `compacted`) while loading a file.
-    pub fn insert_base(&mut self, key: &str, value: Bytes, create_revision: Revision, mod_revision: Revision) {
+    pub fn insert_base(
+        &mut self,
+        key: &str,
+        value: Bytes,
+        create_revision: Revision,
+        mod_revision: Revision,
+    ) {
         self.live_bytes += (key.len() + value.len()) as u64;
-        let version = Version { mod_revision, create_revision, value: Some(value) };
+        let version = Version {
+            mod_revision,
+            create_revision,
+            value: Some(value),
+        };
         self.keys.insert(Arc::from(key), vec![version]);
     }
 
     /// Discards history before `revision`; the caller ensures `compacted < revision <= head`.
     pub fn compact(&mut self, revision: Revision) {
-        let drop_count = usize::try_from(revision - self.compacted).unwrap_or(0).min(self.events.len());
+        let drop_count = usize::try_from(revision - self.compacted)
+            .unwrap_or(0)
+            .min(self.events.len());
         self.compacted = revision;
         let dropped: Vec<LoggedEvent> = self.events.drain(..drop_count).collect();
         for event in &dropped {
-            let len = if event.kind == EventKind::Put { event.value.len() } else { 0 };
-            self.event_bytes = self.event_bytes.saturating_sub(write_record_size(&event.key, len));
+            let len = if event.kind == EventKind::Put {
+                event.value.len()
+            } else {
+                0
+            };
+            self.event_bytes = self
+                .event_bytes
+                .saturating_sub(write_record_size(&event.key, len));
             self.prune(&event.key);
         }
     }
 
     /// Drops the versions of `key` that no read at or after `compacted` can see.
     fn prune(&mut self, key: &str) {
-        let Some(versions) = self.keys.get_mut(key) else { return };
-        let Some(newest_old) = versions.iter().rposition(|v| v.mod_revision <= self.compacted) else {
+        let Some(versions) = self.keys.get_mut(key) else {
             return;
         };
-        let keep_from = if versions[newest_old].value.is_some() { newest_old } else { newest_old + 1 };
+        let Some(newest_old) = versions
+            .iter()
+            .rposition(|v| v.mod_revision <= self.compacted)
+        else {
+            return;
+        };
+        let keep_from = if versions[newest_old].value.is_some() {
+            newest_old
+        } else {
+            newest_old + 1
+        };
         versions.drain(..keep_from);
         if versions.is_empty() {
             self.keys.remove(key);
@@ -196,10 +266,19 @@ impl State {
 
     /// The events at revisions `from ..= to` whose key starts with `prefix`, appended to `out`.
     /// The caller ensures `compacted < from` and `to <= head`.
-    pub fn collect_events(&self, prefix: &str, from: Revision, to: Revision, out: &mut VecDeque<Event>) {
+    pub fn collect_events(
+        &self,
+        prefix: &str,
+        from: Revision,
+        to: Revision,
+        out: &mut VecDeque<Event>,
+    ) {
         let base = self.compacted + 1;
         for revision in from..=to {
-            let Some(e) = usize::try_from(revision - base).ok().and_then(|i| self.events.get(i)) else {
+            let Some(e) = usize::try_from(revision - base)
+                .ok()
+                .and_then(|i| self.events.get(i))
+            else {
                 return;
             };
             if !e.key.starts_with(prefix) {
@@ -217,7 +296,11 @@ impl State {
                 create_revision: p.create_revision,
                 mod_revision: p.mod_revision,
             });
-            out.push_back(Event { kind: e.kind, kv, prev });
+            out.push_back(Event {
+                kind: e.kind,
+                kv,
+                prev,
+            });
         }
     }
 
@@ -238,13 +321,19 @@ impl State {
             })
             .collect();
         let count = usize::try_from(to - at).unwrap_or(0);
-        let events = (at + 1..).zip(self.events.iter().take(count).cloned()).collect();
+        let events = (at + 1..)
+            .zip(self.events.iter().take(count).cloned())
+            .collect();
         (kvs, events)
     }
 
     fn latest_version(&self, key: &str) -> Option<PrevValue> {
         let v = self.keys.get(key)?.last()?;
-        Some(PrevValue { value: v.value.clone()?, create_revision: v.create_revision, mod_revision: v.mod_revision })
+        Some(PrevValue {
+            value: v.value.clone()?,
+            create_revision: v.create_revision,
+            mod_revision: v.mod_revision,
+        })
     }
 
     fn push_version(&mut self, key: &str, version: Version) -> Arc<str> {
@@ -275,7 +364,10 @@ mod tests {
         s.apply_put("/a", b("2")); // 2
         s.apply_delete("/a"); // 3
         assert_eq!(s.get("/a", 1).map(|kv| kv.value), Some(b("1")));
-        assert_eq!(s.get("/a", 2).map(|kv| (kv.value, kv.create_revision)), Some((b("2"), 1)));
+        assert_eq!(
+            s.get("/a", 2).map(|kv| (kv.value, kv.create_revision)),
+            Some((b("2"), 1))
+        );
         assert_eq!(s.get("/a", 3), None);
     }
 

@@ -31,7 +31,10 @@ pub(crate) fn start(shared: Arc<Shared>, prefix: &str, after: Revision) -> Resul
     }
     let compacted = shared.read_state().compacted;
     if after < compacted {
-        return Err(StoreError::Compacted { requested: after, compacted });
+        return Err(StoreError::Compacted {
+            requested: after,
+            compacted,
+        });
     }
     let durable_rx = shared.durable_tx.subscribe();
     let watcher = Watcher {
@@ -42,10 +45,13 @@ pub(crate) fn start(shared: Arc<Shared>, prefix: &str, after: Revision) -> Resul
         buf: VecDeque::new(),
         done: false,
     };
-    Ok(Box::pin(futures::stream::unfold(watcher, |mut w| async move {
-        let item = w.next_event().await?;
-        Some((item, w))
-    })))
+    Ok(Box::pin(futures::stream::unfold(
+        watcher,
+        |mut w| async move {
+            let item = w.next_event().await?;
+            Some((item, w))
+        },
+    )))
 }
 
 impl Watcher {
@@ -80,7 +86,10 @@ impl Watcher {
     fn fill(&mut self, durable: Revision) -> Result<()> {
         let st = self.shared.read_state();
         if self.next <= st.compacted {
-            return Err(StoreError::Compacted { requested: self.next - 1, compacted: st.compacted });
+            return Err(StoreError::Compacted {
+                requested: self.next - 1,
+                compacted: st.compacted,
+            });
         }
         let to = durable.min(self.next + SCAN_CHUNK - 1).min(st.head);
         st.collect_events(&self.prefix, self.next, to, &mut self.buf);
@@ -91,7 +100,8 @@ impl Watcher {
     /// The error that ends the stream once everything durable has been delivered, if the
     /// store was closed or failed.
     fn ended(&self) -> Option<StoreError> {
-        let final_state = self.shared.shut_down.load(Ordering::Acquire) || self.shared.failure().is_some();
+        let final_state =
+            self.shared.shut_down.load(Ordering::Acquire) || self.shared.failure().is_some();
         // Re-read the durable revision: it may have advanced just before shutting down.
         if final_state && self.next > self.shared.durable() {
             return Some(self.shared.failure().unwrap_or(StoreError::Closed));

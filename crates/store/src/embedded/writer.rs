@@ -17,12 +17,23 @@ use crate::Result;
 const MAX_SPARE_CAPACITY: usize = 16 << 20;
 
 /// Starts the writer. `lock` (the directory lock) is released when the writer exits.
-pub(crate) fn spawn(shared: Arc<Shared>, file: File, len: u64, lock: File) -> Result<JoinHandle<()>> {
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    file: File,
+    len: u64,
+    lock: File,
+) -> Result<JoinHandle<()>> {
     let dir = shared.dir.clone();
     std::thread::Builder::new()
         .name("gantry-store-writer".into())
         .spawn(move || {
-            let mut writer = Writer { shared, file, len, spare: Vec::new(), rewrite_floor: 0 };
+            let mut writer = Writer {
+                shared,
+                file,
+                len,
+                spare: Vec::new(),
+                rewrite_floor: 0,
+            };
             writer.run();
             let shared = writer.shared;
             drop(writer.file);
@@ -49,7 +60,11 @@ impl Writer {
             let (buf, last_revision, closing) = {
                 let mut pending = self.shared.lock_pending();
                 while pending.buf.is_empty() && !pending.closing {
-                    pending = self.shared.pending_cv.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
+                    pending = self
+                        .shared
+                        .pending_cv
+                        .wait(pending)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 let buf = std::mem::replace(&mut pending.buf, std::mem::take(&mut self.spare));
                 (buf, pending.last_revision, pending.closing)
@@ -73,7 +88,10 @@ impl Writer {
     /// Writes and fsyncs one batch, then publishes it. False if the store has failed.
     fn commit(&mut self, mut buf: Vec<u8>, last_revision: i64) -> bool {
         let path = self.shared.dir.join(data_file::DATA_FILE);
-        let result = self.file.write_all(&buf).and_then(|()| self.file.sync_data());
+        let result = self
+            .file
+            .write_all(&buf)
+            .and_then(|()| self.file.sync_data());
         if let Err(e) = result {
             self.shared.fail(&io_error(&path)(e));
             return false;
@@ -91,7 +109,9 @@ impl Writer {
     }
 
     fn auto_compact(&self) {
-        let Some(retain) = self.shared.options.retain_revisions else { return };
+        let Some(retain) = self.shared.options.retain_revisions else {
+            return;
+        };
         let retain = i64::try_from(retain).unwrap_or(i64::MAX);
         let slack = (retain / 8).max(1);
         let durable = self.shared.durable();
@@ -104,7 +124,13 @@ impl Writer {
     }
 
     fn should_rewrite(&self) -> bool {
-        if self.len < self.shared.options.rewrite_min_bytes.max(self.rewrite_floor) {
+        if self.len
+            < self
+                .shared
+                .options
+                .rewrite_min_bytes
+                .max(self.rewrite_floor)
+        {
             return false;
         }
         let st = self.shared.read_state();
@@ -137,8 +163,14 @@ impl Writer {
         self.file = file;
         self.len = len;
         self.rewrite_floor = len.saturating_mul(2);
-        self.shared.counters.rewrites.fetch_add(1, Ordering::Relaxed);
-        self.shared.counters.file_bytes.store(len, Ordering::Relaxed);
+        self.shared
+            .counters
+            .rewrites
+            .fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .file_bytes
+            .store(len, Ordering::Relaxed);
         Ok(())
     }
 }
