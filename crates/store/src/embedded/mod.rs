@@ -15,7 +15,17 @@
 //!   compaction revision + later records) once it outgrows its live content.
 //!
 //! The directory is locked while the store is open; call [`EmbeddedStore::close`] to flush
-//! and release it.
+//! and release it. `compact` to a revision at or below the current compaction revision is a
+//! no-op; its log marker becomes durable with the next batch (a crash just before that only
+//! forgets the compaction).
+//!
+//! # Code map
+//! - `record`: frame and record encoding of the log.
+//! - `state`: the in-memory MVCC map and event log (no I/O).
+//! - `shared`: write validation/ordering, durable revision, reads.
+//! - `writer`: the writer thread (group commit, auto-compaction, file rewrite).
+//! - `data_file`: replay on open, fresh files, the directory lock.
+//! - `watch`: watch streams over the event log.
 
 mod data_file;
 mod record;

@@ -15,7 +15,8 @@ pub(crate) const MAGIC: &[u8; 8] = b"GNTRYWL\x01";
 /// The size of a frame header (length + crc).
 pub(crate) const FRAME_HEADER: usize = 8;
 
-/// Payloads larger than this are treated as damage rather than allocated.
+/// Payloads larger than this are treated as damage rather than allocated (writes are limited
+/// to less, see `shared::MAX_ENTRY_BYTES`).
 const MAX_PAYLOAD: usize = 256 << 20;
 
 const TAG_BASE: u8 = 1;

@@ -18,6 +18,9 @@ use super::record::Record;
 use super::state::State;
 use crate::{KeyValue, Result, Revision, StoreError};
 
+/// The largest key plus value accepted: bigger records could not be read back.
+pub(crate) const MAX_ENTRY_BYTES: usize = 128 << 20;
+
 /// Encoded records waiting for the writer thread.
 #[derive(Default)]
 pub(crate) struct Pending {
@@ -158,6 +161,14 @@ impl Shared {
         let key = match &op {
             Op::Create { key, .. } | Op::Update { key, .. } | Op::Delete { key, .. } => *key,
         };
+        if let Op::Create { value, .. } | Op::Update { value, .. } = &op
+            && key.len() + value.len() > MAX_ENTRY_BYTES
+        {
+            return Err(StoreError::Backend(format!(
+                "value of {key} is {} bytes; the limit is {MAX_ENTRY_BYTES}",
+                value.len()
+            )));
+        }
         let latest = st.latest(key);
         let refused = match (&op, &latest) {
             (Op::Create { .. }, Some(_)) => Some(StoreError::AlreadyExists {
