@@ -385,10 +385,10 @@ fn parse_openapi(
     let lines: Vec<&str> = src.lines().map(str::trim).collect();
     let mut schema_of: BTreeMap<String, String> = BTreeMap::new();
     for (i, line) in lines.iter().enumerate() {
-        if let Some(ty) = impl_for(line, "impl crate::schemars::JsonSchema for ") {
-            if let Some(name) = lines[i..].iter().find_map(|l| quoted_into(l)) {
-                schema_of.insert(ty, name);
-            }
+        if let Some(ty) = impl_for(line, "impl crate::schemars::JsonSchema for ")
+            && let Some(name) = lines[i..].iter().find_map(|l| quoted_into(l))
+        {
+            schema_of.insert(ty, name);
         }
     }
     let mut current: Option<String> = None;
@@ -409,10 +409,10 @@ fn parse_openapi(
             } else if let Some(x) = const_str(line, "const KIND: &'static str = ") {
                 *k = Some(x);
             }
-            if let (Some(_), Some(_)) = (&v, &k) {
-                if let Some((s, Some(v), Some(k))) = resource.take() {
-                    kinds.insert((v, k, s));
-                }
+            if let (Some(_), Some(_)) = (&v, &k)
+                && let Some((s, Some(v), Some(k))) = resource.take()
+            {
+                kinds.insert((v, k, s));
             }
         }
         let Some(s) = &current else { continue };

@@ -118,10 +118,10 @@ fn object_into(
         }
     }
     for field in msg.fields.iter().filter(|f| f.card == Card::Req) {
-        if !object.contains_key(field.json) {
-            if let Some(zero) = zero(field.ty) {
-                object.insert(field.json.to_string(), zero);
-            }
+        if !object.contains_key(field.json)
+            && let Some(zero) = zero(field.ty)
+        {
+            object.insert(field.json.to_string(), zero);
         }
     }
     Ok(())

@@ -129,7 +129,7 @@ mod tests {
         assert!(Reader::new(&[0x80], "t").varint().is_err());
         assert!(Reader::new(&[0xff; 11], "t").varint().is_err());
         assert!(Reader::new(&[5, 1], "t").bytes().is_err());
-        assert!(Reader::new(&[0x0b], "t").key().and_then(|_| Ok(())).is_ok());
+        assert_eq!(Reader::new(&[0x0b], "t").key(), Ok((1, 3)));
         assert!(Reader::new(&[0x03], "t").skip(3).is_err());
         assert!(Reader::new(&[0x00], "t").key().is_err());
     }
