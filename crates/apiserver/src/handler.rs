@@ -1,0 +1,188 @@
+//! Request handling: authentication gate, routing, and dispatch of resource verbs to the
+//! generic storage. Responses are built in [`crate::response`].
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+use rustls::pki_types::CertificateDer;
+
+use crate::decode::{MAX_BODY_BYTES, decode_object, media_type};
+use crate::discovery::Discovery;
+use crate::error::{ApiError, ApiResult};
+use crate::query::Query;
+use crate::registry::ResourceDef;
+use crate::response::{self, Format, Response};
+use crate::route::{ResourcePath, Route, route};
+use crate::storage::{DeleteOptions, Storage};
+use crate::{patch, subresource, table};
+
+/// Who is calling. A client certificate is verified against the cluster CA during the TLS
+/// handshake, so presenting one is being authenticated.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub authenticated: bool,
+}
+
+impl Caller {
+    pub fn from_certificates(certs: Option<&[CertificateDer<'_>]>) -> Caller {
+        Caller { authenticated: certs.is_some_and(|c| !c.is_empty()) }
+    }
+}
+
+/// The API: storage plus the documents served about it.
+pub struct Api {
+    pub storage: Arc<Storage>,
+    pub discovery: Discovery,
+}
+
+impl Api {
+    pub fn new(storage: Arc<Storage>, server_address: String) -> Api {
+        let discovery = Discovery::new(&storage.registry, server_address);
+        Api { storage, discovery }
+    }
+
+    pub async fn handle(&self, req: Request<Incoming>, caller: &Caller) -> Response {
+        let started = std::time::Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let format = Format::from_accept(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok()));
+        let target = route(&path);
+        let result = if !caller.authenticated && !target.is_public() {
+            Err(ApiError::Unauthorized)
+        } else {
+            self.dispatch(req, target, &format).await
+        };
+        let resp = result.unwrap_or_else(|e| response::error(&e));
+        tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+        resp
+    }
+
+    async fn dispatch(&self, req: Request<Incoming>, target: Route, format: &Format) -> ApiResult<Response> {
+        match target {
+            Route::Health(_) => Ok(response::text("ok")),
+            Route::Version => Ok(response::json(200, &crate::discovery::version())),
+            Route::CoreVersions => Ok(self.discovery.core_versions(format)),
+            Route::Groups => Ok(self.discovery.groups(format)),
+            Route::Group(g) => self.discovery.group(&g).map(|v| response::json(200, &v)),
+            Route::GroupVersion { group, version } => self.discovery.resources(&group, &version).map(|v| response::json(200, &v)),
+            Route::OpenApiV2 => {
+                Ok(self.discovery.openapi_v2(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok())))
+            }
+            Route::OpenApiV3Index => Ok(self.discovery.openapi_v3_index()),
+            Route::OpenApiV3 { group, version } => self.discovery.openapi_v3(&group, &version).ok_or(ApiError::NoRoute),
+            Route::Resource(p) => self.resource(req, p, format).await,
+            Route::NotFound => Err(ApiError::NoRoute),
+        }
+    }
+
+    async fn resource(&self, req: Request<Incoming>, p: ResourcePath, format: &Format) -> ApiResult<Response> {
+        let storage = &self.storage;
+        let def = storage.registry.get(&p.group, &p.version, &p.resource).ok_or(ApiError::NoRoute)?;
+        if p.namespace.is_some() && !def.namespaced {
+            return Err(ApiError::NoRoute);
+        }
+        if let Some(sub) = &p.subresource {
+            if !def.subresources.contains(&sub.as_str()) {
+                return Err(ApiError::NoRoute);
+            }
+        }
+        let q = Query::parse(req.uri().query())?;
+        let ns = p.namespace.as_deref();
+        let method = req.method().clone();
+        let content_type = req.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = read_body(req).await?;
+        let sub = p.subresource.as_deref();
+        match (&method, p.name.as_deref(), sub) {
+            (&Method::GET, None, _) if q.watch || p.watch_prefix => {
+                let rx = storage.watch(def, p.namespace.clone(), q).await?;
+                Ok(response::watch_stream(rx))
+            }
+            (&Method::GET, None, _) => self.list(def, ns, &q, format).await,
+            (&Method::GET, Some(name), Some("scale")) => subresource::get_scale(storage, def, ns, name).await.map(|v| response::json(200, &v)),
+            (&Method::GET, Some(name), Some("status") | None) => {
+                let obj = storage.get(def, ns, name).await?;
+                Ok(match format {
+                    Format::Table { include_object } => response::json(200, &table::table(def, &[obj], *include_object, None)),
+                    _ => response::object(200, &obj, format, &[]),
+                })
+            }
+            (&Method::POST, None, None) => {
+                if def.namespaced && ns.is_none() {
+                    return Err(ApiError::MethodNotAllowed);
+                }
+                let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
+                let written = storage.create(def, ns, obj, &q).await?;
+                Ok(response::object(201, &written.object, format, &written.warnings))
+            }
+            (&Method::POST, Some(name), Some(sub @ ("binding" | "eviction"))) => {
+                let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
+                subresource::post(storage, def, ns, name, sub, obj, &q).await.map(|v| response::json(201, &v))
+            }
+            (&Method::PUT, Some(name), Some("scale")) => {
+                let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
+                subresource::put_scale(storage, def, ns, name, obj, &q).await.map(|v| response::json(200, &v))
+            }
+            (&Method::PUT, Some(name), sub @ (None | Some("status" | "finalize"))) => {
+                let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
+                let sub = if sub == Some("finalize") { None } else { sub };
+                let written = storage.update(def, ns, name, obj, sub, &q).await?;
+                Ok(response::object(if written.created { 201 } else { 200 }, &written.object, format, &written.warnings))
+            }
+            (&Method::PATCH, Some(name), sub @ (None | Some("status") | Some("scale"))) => {
+                let media = media_type(content_type.as_deref())?;
+                if sub == Some("scale") {
+                    return subresource::patch_scale(storage, def, ns, name, &body, media, &q).await.map(|v| response::json(200, &v));
+                }
+                let written = patch::patch(storage, def, ns, name, sub, &body, media, &q).await?;
+                Ok(response::object(200, &written.object, format, &written.warnings))
+            }
+            (&Method::DELETE, Some(name), None) => {
+                let opts = DeleteOptions::from_request(&body, &q)?;
+                let obj = storage.delete(def, ns, name, &opts, &q).await?;
+                Ok(response::object(200, &obj, format, &[]))
+            }
+            (&Method::DELETE, None, None) => {
+                let opts = DeleteOptions::from_request(&body, &q)?;
+                let items = storage.delete_collection(def, ns, &opts, &q).await?;
+                let list = serde_json::json!({"kind": format!("{}List", def.kind), "apiVersion": def.api_version(), "metadata": {}, "items": items});
+                Ok(response::json(200, &list))
+            }
+            _ => Err(ApiError::MethodNotAllowed),
+        }
+    }
+
+    async fn list(&self, def: &ResourceDef, ns: Option<&str>, q: &Query, format: &Format) -> ApiResult<Response> {
+        let page = self.storage.list(def, ns, q).await?;
+        match format {
+            Format::Table { include_object } => {
+                let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let items = list["items"].as_array().cloned().unwrap_or_default();
+                Ok(response::json(200, &table::table(def, &items, *include_object, Some(&list["metadata"]))))
+            }
+            Format::Protobuf => {
+                let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(response::object(200, &list, format, &[]))
+            }
+            _ => Ok(response::raw_json(Bytes::from(page.body))),
+        }
+    }
+}
+
+/// Reads a request body, refusing more than [`MAX_BODY_BYTES`].
+async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
+    if let Some(len) = req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
+        if len > MAX_BODY_BYTES {
+            return Err(ApiError::TooLarge(len));
+        }
+    }
+    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(MAX_BODY_BYTES + 1)),
+        Err(e) => Err(ApiError::BadRequest(format!("reading the request body: {e}"))),
+    }
+}
+

@@ -1,0 +1,90 @@
+//! The gantry API server: serves the Kubernetes REST API over TLS from one generic registry
+//! backed by a [`gantry_store::Store`].
+//!
+//! [`run`] is the whole server: certificates, listener, system namespaces, namespace
+//! lifecycle, and request handling until shutdown.
+
+pub mod decode;
+pub mod discovery;
+pub mod error;
+pub mod handler;
+mod namespace_lifecycle;
+pub mod object;
+mod patch;
+pub mod pki;
+pub mod query;
+pub mod registry;
+pub mod response;
+pub mod route;
+pub mod selector;
+pub mod server;
+mod smp;
+pub mod storage;
+mod subresource;
+mod table;
+pub mod validation;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gantry_store::Store;
+use tokio::sync::watch;
+
+/// What `gantry server` is told on its command line.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind_address: IpAddr,
+    pub https_port: u16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    #[error(transparent)]
+    Serve(#[from] server::ServeError),
+    #[error("creating system namespaces: {0}")]
+    Bootstrap(error::ApiError),
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())
+}
+
+/// The address clients should use: the bind address, or loopback when bound to all interfaces.
+fn client_host(bind: IpAddr) -> String {
+    let ip = if bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind };
+    match ip {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// Runs the API server until `shutdown` becomes true. `ready` is called with the bound address
+/// once requests are being served.
+pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>, ready: impl FnOnce(SocketAddr)) -> Result<(), RunError> {
+    // Only the ring provider is compiled in; installing it is idempotent for our purposes.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut names = vec![config.bind_address.to_string(), "127.0.0.1".into(), "localhost".into()];
+    names.extend(hostname());
+    names.extend(["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "10.43.0.1"].map(String::from));
+    let pki = pki::Pki::load_or_create(&config.data_dir, &names)?;
+    let listener = server::Listener::bind(SocketAddr::new(config.bind_address, config.https_port), &pki).await?;
+    let addr = listener.local_addr().unwrap_or_else(|| SocketAddr::new(config.bind_address, config.https_port));
+    let server_address = format!("{}:{}", client_host(config.bind_address), addr.port());
+    pki.write_kubeconfig(&config.data_dir.join("kubeconfig.yaml"), &format!("https://{server_address}"))?;
+
+    let storage = Arc::new(storage::Storage::new(registry::Registry::builtin(), store));
+    namespace_lifecycle::ensure_system_namespaces(&storage).await.map_err(RunError::Bootstrap)?;
+    let lifecycle = tokio::spawn(namespace_lifecycle::run(storage.clone()));
+    let api = Arc::new(handler::Api::new(storage, server_address));
+    let warm = api.clone();
+    // The OpenAPI documents are built in the background so that startup stays fast.
+    tokio::task::spawn_blocking(move || warm.discovery.warm());
+    ready(addr);
+    listener.serve(api, shutdown).await;
+    lifecycle.abort();
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! PATCH: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch,
+//! applied to the current object and written back with retries on conflicts.
+
+use serde_json::Value;
+
+use crate::decode::MediaType;
+use crate::error::{ApiError, ApiResult};
+use crate::object::meta_mut;
+use crate::query::Query;
+use crate::registry::ResourceDef;
+use crate::smp;
+use crate::storage::{Storage, Written};
+
+enum Patch {
+    Json(json_patch::Patch),
+    Merge(Value),
+    Strategic(Value),
+}
+
+fn parse(body: &[u8], media: MediaType) -> ApiResult<Patch> {
+    let bad = |e: serde_json::Error| ApiError::BadRequest(format!("the patch could not be decoded: {e}"));
+    match media {
+        MediaType::JsonPatch => Ok(Patch::Json(serde_json::from_slice(body).map_err(bad)?)),
+        MediaType::MergePatch | MediaType::Json => Ok(Patch::Merge(serde_json::from_slice(body).map_err(bad)?)),
+        MediaType::StrategicMergePatch => Ok(Patch::Strategic(serde_json::from_slice(body).map_err(bad)?)),
+        other => Err(ApiError::UnsupportedMediaType(format!("{other:?} is not a supported patch type"))),
+    }
+}
+
+/// Applies a patch to an object (pure).
+fn apply(patch: &Patch, old: &Value) -> ApiResult<Value> {
+    let mut doc = old.clone();
+    match patch {
+        Patch::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| ApiError::Invalid(Default::default(), vec![crate::error::FieldError::invalid("patch", e.to_string())]))?,
+        Patch::Merge(p) => {
+            if !p.is_object() {
+                return Err(ApiError::BadRequest("a merge patch must be a JSON object".into()));
+            }
+            json_patch::merge(&mut doc, p)
+        }
+        Patch::Strategic(p) => {
+            if !p.is_object() {
+                return Err(ApiError::BadRequest("a strategic merge patch must be a JSON object".into()));
+            }
+            doc = smp::apply(&doc, p);
+        }
+    }
+    // A patch that left the resource version alone is not a precondition: drop it so that
+    // a conflicting concurrent write just means "apply again to the newer object".
+    if doc["metadata"]["resourceVersion"] == old["metadata"]["resourceVersion"] {
+        meta_mut(&mut doc).remove("resourceVersion");
+    }
+    Ok(doc)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn patch(
+    storage: &Storage,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    subresource: Option<&str>,
+    body: &[u8],
+    media: MediaType,
+    q: &Query,
+) -> ApiResult<Written> {
+    let patch = parse(body, media)?;
+    let result = storage.guaranteed_update(def, ns, name, subresource, q, |old| apply(&patch, old)).await;
+    match result {
+        Err(ApiError::Invalid(s, causes)) if s.name.is_empty() => {
+            Err(ApiError::Invalid(crate::storage::subject(def, name), causes))
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn patches_table() {
+        let old = json!({"metadata": {"name": "a", "resourceVersion": "5", "labels": {"x": "1"}}, "data": {"k": "v"}});
+        let cases = [
+            (MediaType::MergePatch, json!({"metadata": {"labels": {"y": "2"}}}), json!({"x": "1", "y": "2"})),
+            (MediaType::MergePatch, json!({"metadata": {"labels": {"x": null}}}), json!({})),
+            (MediaType::JsonPatch, json!([{"op": "add", "path": "/metadata/labels/z", "value": "3"}]), json!({"x": "1", "z": "3"})),
+            (MediaType::StrategicMergePatch, json!({"metadata": {"labels": {"x": "9"}}}), json!({"x": "9"})),
+        ];
+        for (media, body, want) in cases {
+            let p = parse(body.to_string().as_bytes(), media).unwrap();
+            let got = apply(&p, &old).unwrap();
+            assert_eq!(got["metadata"]["labels"], want, "{body}");
+            assert!(got["metadata"]["resourceVersion"].is_null(), "unchanged version is dropped");
+        }
+    }
+
+    #[test]
+    fn explicit_resource_version_is_kept_and_bad_patches_fail() {
+        let old = json!({"metadata": {"name": "a", "resourceVersion": "5"}});
+        let p = parse(br#"{"metadata":{"resourceVersion":"4"}}"#, MediaType::MergePatch).unwrap();
+        assert_eq!(apply(&p, &old).unwrap()["metadata"]["resourceVersion"], "4");
+        let test_fails = parse(br#"[{"op":"test","path":"/metadata/name","value":"b"}]"#, MediaType::JsonPatch).unwrap();
+        assert_eq!(apply(&test_fails, &old).map_err(|e| e.code_reason().0).err(), Some(422));
+        assert_eq!(parse(b"{nope", MediaType::MergePatch).map(|_| ()).map_err(|e| e.code_reason().0), Err(400));
+        assert_eq!(parse(b"{}", MediaType::ApplyPatch).map(|_| ()).map_err(|e| e.code_reason().0), Err(415));
+    }
+}

@@ -1,0 +1,154 @@
+//! The generic registry: every served resource is a [`ResourceDef`] (its type, names and
+//! [`Strategy`]); one generic store ([`crate::storage`]) serves them all.
+//!
+//! Adding a resource = its k8s-openapi type + a strategy + one line in [`builtin`].
+
+mod builtin;
+pub mod strategy;
+pub(crate) mod strategies;
+
+use std::collections::HashMap;
+
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+pub use strategy::{NameRule, Strategy};
+
+/// Decodes a JSON object into the resource's typed form and back: unknown fields are dropped
+/// and types checked. Errors name the offending field path.
+pub type Codec = fn(&Value) -> Result<Value, String>;
+
+fn roundtrip<T: Serialize + DeserializeOwned>(value: &Value) -> Result<Value, String> {
+    let typed: T = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    serde_json::to_value(&typed).map_err(|e| e.to_string())
+}
+
+fn schema_of<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+/// Names and scope of one resource, and how to treat its objects.
+pub struct ResourceDef {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub singular: String,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    pub namespaced: bool,
+    pub subresources: &'static [&'static str],
+    pub codec: Codec,
+    pub strategy: Box<dyn Strategy>,
+    pub openapi: gantry_openapi::ResourceDoc,
+}
+
+impl ResourceDef {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+    }
+
+    /// The storage key prefix of this resource (all namespaces).
+    pub fn key_prefix(&self) -> String {
+        let group = if self.group.is_empty() { "core" } else { self.group };
+        format!("/registry/{group}/{}/", self.plural)
+    }
+
+    /// The key prefix of a namespace's objects, or of all objects.
+    pub fn collection_key(&self, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) if self.namespaced => format!("{}{ns}/", self.key_prefix()),
+            _ => self.key_prefix(),
+        }
+    }
+
+    pub fn object_key(&self, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) if self.namespaced => format!("{}{ns}/{name}", self.key_prefix()),
+            _ => format!("{}{name}", self.key_prefix()),
+        }
+    }
+
+    pub fn verbs(&self) -> &'static [&'static str] {
+        &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    }
+}
+
+/// Per-resource options of a registration line.
+#[derive(Default)]
+pub struct Names {
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    pub subresources: &'static [&'static str],
+}
+
+/// All served resources, looked up by group, version and plural.
+#[derive(Default)]
+pub struct Registry {
+    defs: Vec<ResourceDef>,
+    index: HashMap<(String, String, String), usize>,
+}
+
+impl Registry {
+    /// The registry of built-in Kubernetes resources.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::default();
+        builtin::register(&mut registry);
+        registry
+    }
+
+    pub fn add<T>(&mut self, names: Names, strategy: impl Strategy + 'static)
+    where
+        T: k8s_openapi::Resource + k8s_openapi::ListableResource + Serialize + DeserializeOwned + schemars::JsonSchema,
+    {
+        let namespaced = std::any::type_name::<T::Scope>().ends_with("NamespaceResourceScope");
+        let def = ResourceDef {
+            group: T::GROUP,
+            version: T::VERSION,
+            kind: T::KIND,
+            plural: T::URL_PATH_SEGMENT,
+            singular: T::KIND.to_ascii_lowercase(),
+            short_names: names.short_names,
+            categories: names.categories,
+            namespaced,
+            subresources: names.subresources,
+            codec: roundtrip::<T>,
+            strategy: Box::new(strategy),
+            openapi: gantry_openapi::ResourceDoc {
+                group: T::GROUP,
+                version: T::VERSION,
+                kind: T::KIND,
+                plural: T::URL_PATH_SEGMENT,
+                namespaced,
+                subresources: names.subresources,
+                schema: schema_of::<T>,
+            },
+        };
+        let key = (def.group.to_string(), def.version.to_string(), def.plural.to_string());
+        self.index.insert(key, self.defs.len());
+        self.defs.push(def);
+    }
+
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceDef> {
+        self.index.get(&(group.to_string(), version.to_string(), plural.to_string())).map(|&i| &self.defs[i])
+    }
+
+    pub fn all(&self) -> &[ResourceDef] {
+        &self.defs
+    }
+
+    /// Groups with their versions, in registration order (core first).
+    pub fn group_versions(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+        for d in &self.defs {
+            if !out.contains(&(d.group, d.version)) {
+                out.push((d.group, d.version));
+            }
+        }
+        out
+    }
+
+    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceDef> + 'a {
+        self.defs.iter().filter(move |d| d.group == group && d.version == version)
+    }
+}

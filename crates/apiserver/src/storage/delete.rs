@@ -1,0 +1,137 @@
+//! Deletion: preconditions, finalizers, graceful deletion, namespaces and delete-collection.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Storage, subject};
+use crate::error::{ApiError, ApiResult};
+use crate::object::{self, meta_str, set_meta};
+use crate::query::Query;
+use crate::registry::ResourceDef;
+
+/// The parts of a `DeleteOptions` body the server acts on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<String>,
+    #[serde(default)]
+    pub preconditions: Preconditions,
+    #[serde(default)]
+    pub dry_run: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preconditions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
+
+impl DeleteOptions {
+    /// Options from the body (if any) with query parameters taking effect where the body is silent.
+    pub fn from_request(body: &[u8], q: &Query) -> ApiResult<DeleteOptions> {
+        let mut opts: DeleteOptions = if body.iter().all(u8::is_ascii_whitespace) {
+            DeleteOptions::default()
+        } else {
+            serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid DeleteOptions: {e}")))?
+        };
+        opts.grace_period_seconds = opts.grace_period_seconds.or(q.grace_period_seconds);
+        if opts.propagation_policy.is_none() {
+            opts.propagation_policy = q.propagation_policy.clone();
+        }
+        if let Some(p) = opts.propagation_policy.as_deref() {
+            if !matches!(p, "Orphan" | "Background" | "Foreground") {
+                return Err(ApiError::BadRequest(format!("propagationPolicy {p:?} is not one of Orphan, Background, Foreground")));
+            }
+        }
+        Ok(opts)
+    }
+
+    pub fn dry_run(&self, q: &Query) -> bool {
+        q.dry_run || self.dry_run.iter().any(|d| d == "All")
+    }
+}
+
+fn add_seconds(secs: i64) -> String {
+    let now = std::time::SystemTime::now();
+    object::rfc3339(now + std::time::Duration::from_secs(secs.max(0) as u64))
+}
+
+impl Storage {
+    /// Deletes one object. Returns the object as deleted, or as marked for deletion when
+    /// finalizers or a grace period hold it.
+    pub async fn delete(&self, def: &ResourceDef, ns: Option<&str>, name: &str, opts: &DeleteOptions, q: &Query) -> ApiResult<Value> {
+        let sub = subject(def, name);
+        let mut attempts = 0;
+        loop {
+            let (obj, kv) = self.read(def, ns, name).await?;
+            let pre = &opts.preconditions;
+            if pre.uid.as_deref().is_some_and(|uid| Some(uid) != meta_str(&obj, "uid")) {
+                return Err(ApiError::Conflict(sub, format!("Precondition failed: UID in precondition: {}, UID in object meta: {}", pre.uid.as_deref().unwrap_or_default(), meta_str(&obj, "uid").unwrap_or_default())));
+            }
+            if pre.resource_version.as_deref().is_some_and(|rv| rv != kv.mod_revision.to_string()) {
+                return Err(ApiError::Conflict(sub, format!("Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}", pre.resource_version.as_deref().unwrap_or_default(), kv.mod_revision)));
+            }
+            let finalizers = obj["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+            let is_namespace = def.group.is_empty() && def.plural == "namespaces";
+            let grace = def.strategy.graceful_delete(&obj, opts.grace_period_seconds);
+            let mark = finalizers || is_namespace || grace.is_some();
+            if !mark {
+                if opts.dry_run(q) {
+                    return Ok(obj);
+                }
+                match self.store.delete(&kv.key, Some(kv.mod_revision)).await {
+                    Ok(deleted) => {
+                        let mut gone = obj;
+                        set_meta(&mut gone, "resourceVersion", json!(deleted.mod_revision.to_string()));
+                        return Ok(gone);
+                    }
+                    Err(gantry_store::StoreError::Conflict { .. }) if attempts < 5 => {
+                        attempts += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(ApiError::from_store(e, &sub)),
+                }
+            }
+            if obj["metadata"]["deletionTimestamp"].is_string() && grace.is_none_or(|g| Some(g) >= obj["metadata"]["deletionGracePeriodSeconds"].as_i64()) {
+                // Already being deleted, and not shortened: nothing changes.
+                return Ok(obj);
+            }
+            let mut marked = obj.clone();
+            let grace_seconds = grace.unwrap_or(0);
+            set_meta(&mut marked, "deletionTimestamp", json!(add_seconds(grace_seconds)));
+            set_meta(&mut marked, "deletionGracePeriodSeconds", json!(grace_seconds));
+            if is_namespace {
+                marked["status"]["phase"] = json!("Terminating");
+            }
+            if opts.dry_run(q) {
+                return Ok(marked);
+            }
+            let stored = object::to_stored(&marked)?;
+            match self.store.update(&kv.key, stored, kv.mod_revision).await {
+                Ok(written) => {
+                    set_meta(&mut marked, "resourceVersion", json!(written.mod_revision.to_string()));
+                    return Ok(marked);
+                }
+                Err(gantry_store::StoreError::Conflict { .. }) if attempts < 5 => attempts += 1,
+                Err(e) => return Err(ApiError::from_store(e, &sub)),
+            }
+        }
+    }
+
+    /// Deletes every object of a collection that matches the query's selectors.
+    pub async fn delete_collection(&self, def: &ResourceDef, ns: Option<&str>, opts: &DeleteOptions, q: &Query) -> ApiResult<Vec<Value>> {
+        let mut deleted = Vec::new();
+        for obj in self.list_objects(def, ns, q).await? {
+            let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+            let obj_ns = meta_str(&obj, "namespace").map(str::to_string);
+            match self.delete(def, obj_ns.as_deref(), &name, opts, q).await {
+                Ok(o) => deleted.push(o),
+                Err(ApiError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+}

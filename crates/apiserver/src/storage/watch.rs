@@ -1,0 +1,167 @@
+//! Watches: initial state for resourceVersion "" and "0", replay from an exact version, selector
+//! transitions (an object leaving the selection is DELETED for the watcher), bookmarks,
+//! timeouts, and the 410 `Expired` error event once history is compacted.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use gantry_store::{Event, EventKind, prefix_end};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::list::{check_field_selector, matches};
+use super::{Storage, subject};
+use crate::error::{ApiError, ApiResult};
+use crate::object;
+use crate::query::Query;
+use crate::registry::ResourceDef;
+
+/// How often a watcher that asked for bookmarks gets one.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
+/// The longest a watch lasts before the client must re-establish it.
+const MAX_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub struct WatchOptions {
+    pub kind: &'static str,
+    pub api_version: String,
+}
+
+fn frame(kind: &str, object: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(object.len() + 32);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(object);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
+fn expired_frame(message: &str) -> Bytes {
+    let status = ApiError::Gone(message.to_string()).status();
+    frame("ERROR", status.to_string().as_bytes())
+}
+
+/// What a watcher with selectors sees of one store event.
+fn classify(event: &Event, q: &Query) -> ApiResult<Option<(&'static str, Vec<u8>)>> {
+    let filtering = !q.label_selector.is_empty() || !q.field_selector.is_empty();
+    let kv = &event.kv;
+    let body = || object::with_version(&kv.value, kv.mod_revision);
+    if !filtering {
+        let kind = match (event.kind, &event.prev) {
+            (EventKind::Delete, _) => "DELETED",
+            (EventKind::Put, None) => "ADDED",
+            (EventKind::Put, Some(_)) => "MODIFIED",
+        };
+        return Ok(Some((kind, body())));
+    }
+    let now = matches(&object::from_stored(&kv.value, kv.mod_revision)?, q);
+    let before = match &event.prev {
+        Some(prev) => matches(&object::from_stored(&prev.value, prev.mod_revision)?, q),
+        None => false,
+    };
+    Ok(match (event.kind, before, now) {
+        (EventKind::Delete, _, true) => Some(("DELETED", body())),
+        (EventKind::Delete, _, false) => None,
+        (EventKind::Put, false, true) => Some(("ADDED", body())),
+        (EventKind::Put, true, true) => Some(("MODIFIED", body())),
+        // The object left the selection: to this watcher it is gone.
+        (EventKind::Put, true, false) => Some(("DELETED", body())),
+        (EventKind::Put, false, false) => None,
+    })
+}
+
+impl Storage {
+    /// Starts a watch; events arrive on the returned channel as encoded lines.
+    pub async fn watch(self: &std::sync::Arc<Self>, def: &ResourceDef, ns: Option<String>, q: Query) -> ApiResult<mpsc::Receiver<Bytes>> {
+        check_field_selector(def, &q)?;
+        let prefix = def.collection_key(ns.as_deref());
+        let (tx, rx) = mpsc::channel::<Bytes>(256);
+        // "" and "0" begin with the current state as ADDED events; an exact version replays after it.
+        let (after, initial) = match q.exact_revision()? {
+            Some(rv) => (rv, Vec::new()),
+            None => {
+                let page = self
+                    .store
+                    .range(&prefix, &prefix_end(&prefix), 0, 0)
+                    .await
+                    .map_err(|e| ApiError::from_store(e, &subject(def, "")))?;
+                (page.revision, page.kvs)
+            }
+        };
+        let mut events = match self.store.watch(&prefix, after).await {
+            Ok(events) => events,
+            Err(gantry_store::StoreError::Compacted { requested, .. }) => {
+                let _ = tx.send(expired_frame(&format!("too old resource version: {requested}"))).await;
+                return Ok(rx);
+            }
+            Err(e) => return Err(ApiError::from_store(e, &subject(def, ""))),
+        };
+        let timeout = q.timeout_seconds.map_or(MAX_TIMEOUT, |s| Duration::from_secs(s).min(MAX_TIMEOUT));
+        let storage = self.clone();
+        let (group, version, plural) = (def.group, def.version, def.plural);
+        tokio::spawn(async move {
+            let Some(def) = storage.registry.get(group, version, plural) else { return };
+            for kv in initial {
+                let obj = match object::from_stored(&kv.value, kv.mod_revision) {
+                    Ok(o) => o,
+                    Err(_) => continue,
+                };
+                if matches(&obj, &q) && tx.send(frame("ADDED", &object::with_version(&kv.value, kv.mod_revision))).await.is_err() {
+                    return;
+                }
+            }
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+            let mut last_rev = after;
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => return,
+                    _ = bookmarks.tick(), if q.allow_watch_bookmarks => {
+                        let mark: Value = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": last_rev.to_string()}});
+                        if tx.send(frame("BOOKMARK", mark.to_string().as_bytes())).await.is_err() {
+                            return;
+                        }
+                    }
+                    next = events.next() => match next {
+                        None => return,
+                        Some(Err(gantry_store::StoreError::Compacted { requested, .. })) => {
+                            let _ = tx.send(expired_frame(&format!("too old resource version: {requested}"))).await;
+                            return;
+                        }
+                        Some(Err(_)) => return,
+                        Some(Ok(event)) => {
+                            last_rev = event.kv.mod_revision;
+                            match classify(&event, &q) {
+                                Ok(Some((kind, body))) => {
+                                    if tx.send(frame(kind, &body)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Ok(None) => {}
+                                Err(_) => return,
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_json_lines() {
+        let f = frame("ADDED", br#"{"a":1}"#);
+        assert_eq!(&f[..], b"{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n".as_slice());
+        let e: Value = serde_json::from_slice(&expired_frame("too old resource version: 3")).unwrap();
+        assert_eq!(e["type"], "ERROR");
+        assert_eq!(e["object"]["code"], 410);
+        assert_eq!(e["object"]["reason"], "Expired");
+    }
+}

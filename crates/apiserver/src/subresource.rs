@@ -1,0 +1,134 @@
+//! Subresources with their own kinds: `scale` (autoscaling/v1 Scale), `binding` (assigns a
+//! pod to a node) and `eviction` (deletes a pod through the eviction API).
+
+use serde_json::{Value, json};
+
+use crate::decode::MediaType;
+use crate::error::{ApiError, ApiResult};
+use crate::object::meta_str;
+use crate::query::Query;
+use crate::registry::ResourceDef;
+use crate::registry::strategies::workload::selector_from_object;
+use crate::storage::{DeleteOptions, Storage, subject};
+
+fn selector_string(obj: &Value) -> String {
+    let selector = &obj["spec"]["selector"];
+    if obj["kind"] == "ReplicationController" {
+        let mut pairs: Vec<String> = selector.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+        pairs.sort();
+        return pairs.join(",");
+    }
+    let mut parts: Vec<String> = selector["matchLabels"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+    if selector_from_object(selector).is_some() {
+        for e in selector["matchExpressions"].as_array().into_iter().flatten() {
+            let key = e["key"].as_str().unwrap_or_default();
+            let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            parts.push(match e["operator"].as_str().unwrap_or_default() {
+                "In" => format!("{key} in ({})", values.join(",")),
+                "NotIn" => format!("{key} notin ({})", values.join(",")),
+                "Exists" => key.to_string(),
+                _ => format!("!{key}"),
+            });
+        }
+    }
+    parts.join(",")
+}
+
+fn scale_of(obj: &Value) -> Value {
+    let meta = &obj["metadata"];
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"], "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector_string(obj)},
+    })
+}
+
+pub async fn get_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+    Ok(scale_of(&storage.get(def, ns, name).await?))
+}
+
+/// Sets `spec.replicas` from a Scale object.
+pub async fn put_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str, scale: Value, q: &Query) -> ApiResult<Value> {
+    let replicas = scale["spec"]["replicas"]
+        .as_i64()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| ApiError::Invalid(subject(def, name), vec![crate::error::FieldError::invalid("spec.replicas", "must be greater than or equal to 0")]))?;
+    let precondition = meta_str(&scale, "resourceVersion").filter(|rv| !rv.is_empty()).map(str::to_string);
+    let written = storage
+        .guaranteed_update(def, ns, name, None, q, |old| {
+            let mut new = old.clone();
+            new["spec"]["replicas"] = json!(replicas);
+            match &precondition {
+                Some(rv) => new["metadata"]["resourceVersion"] = json!(rv),
+                None => {
+                    if let Some(m) = new["metadata"].as_object_mut() {
+                        m.remove("resourceVersion");
+                    }
+                }
+            }
+            Ok(new)
+        })
+        .await?;
+    Ok(scale_of(&written.object))
+}
+
+pub async fn patch_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str, body: &[u8], media: MediaType, q: &Query) -> ApiResult<Value> {
+    let current = scale_of(&storage.get(def, ns, name).await?);
+    let mut patched = current.clone();
+    match media {
+        MediaType::JsonPatch => {
+            let p: json_patch::Patch = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            json_patch::patch(&mut patched, &p).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        }
+        MediaType::MergePatch | MediaType::StrategicMergePatch => {
+            let p: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            json_patch::merge(&mut patched, &p);
+        }
+        other => return Err(ApiError::UnsupportedMediaType(format!("{other:?}"))),
+    }
+    if patched["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"] {
+        if let Some(m) = patched["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+    }
+    put_scale(storage, def, ns, name, patched, q).await
+}
+
+/// POST pods/NAME/binding and pods/NAME/eviction.
+pub async fn post(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str, sub: &str, body: Value, q: &Query) -> ApiResult<Value> {
+    match sub {
+        "binding" => {
+            let node = body["target"]["name"].as_str().filter(|n| !n.is_empty()).map(str::to_string).ok_or_else(|| {
+                ApiError::Invalid(subject(def, name), vec![crate::error::FieldError::required("target.name")])
+            })?;
+            storage
+                .guaranteed_update(def, ns, name, None, q, |old| {
+                    if old["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
+                        return Err(ApiError::Conflict(
+                            subject(def, name),
+                            format!("pod {name} is already assigned to node {:?}", old["spec"]["nodeName"].as_str().unwrap_or_default()),
+                        ));
+                    }
+                    let mut new = old.clone();
+                    new["spec"]["nodeName"] = json!(node);
+                    if let Some(m) = new["metadata"].as_object_mut() {
+                        m.remove("resourceVersion");
+                    }
+                    Ok(new)
+                })
+                .await?;
+            Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
+        }
+        "eviction" => {
+            let opts: DeleteOptions = match body.get("deleteOptions") {
+                Some(o) if !o.is_null() => serde_json::from_value(o.clone()).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+                _ => DeleteOptions::default(),
+            };
+            storage.delete(def, ns, name, &opts, q).await?;
+            Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
+        }
+        _ => Err(ApiError::NoRoute),
+    }
+}

@@ -1,0 +1,65 @@
+//! `gantry server`: the control plane of a cluster.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use gantry_store::embedded::{EmbeddedOptions, EmbeddedStore};
+use tokio::sync::watch;
+
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Directory for all state: store, certificates, kubeconfig.
+    #[arg(long, default_value = "/var/lib/gantry")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind_address: IpAddr,
+    /// Port of the HTTPS API.
+    #[arg(long, default_value_t = 6443)]
+    https_port: u16,
+}
+
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+        let store_dir = args.data_dir.join("db");
+        let store = EmbeddedStore::open(&store_dir, EmbeddedOptions::default())
+            .await
+            .with_context(|| format!("opening the store in {}", store_dir.display()))?;
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            let _ = stop.send(true);
+        });
+        let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port };
+        let kubeconfig = args.data_dir.join("kubeconfig.yaml");
+        gantry_apiserver::run(config, store.clone() as Arc<dyn gantry_store::Store>, stopped, |addr| {
+            tracing::info!(
+                "gantry server ready on https://{addr} in {} ms; kubeconfig: {}",
+                started.elapsed().as_millis(),
+                kubeconfig.display()
+            );
+        })
+        .await?;
+        store.close().await.context("closing the store")?;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
