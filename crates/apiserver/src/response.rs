@@ -95,20 +95,22 @@ pub fn raw_json(bytes: Bytes) -> Response {
 
 /// An object in the requested encoding, with `Warning` headers.
 pub fn object(code: u16, value: &Value, format: &Format, warnings: &[String]) -> Response {
-    let mut b = builder(code, "application/json");
+    let encoded = match format {
+        Format::Protobuf => gantry_protobuf::encode(value).ok(),
+        _ => None,
+    };
+    let content_type = if encoded.is_some() { gantry_protobuf::CONTENT_TYPE } else { "application/json" };
+    let mut b = builder(code, content_type);
     for w in warnings {
         let text = format!("299 - \"{}\"", w.replace('"', "'"));
         if let Ok(header) = hyper::header::HeaderValue::from_str(&text) {
             b = b.header("Warning", header);
         }
     }
-    if *format == Format::Protobuf {
-        if let Ok(bytes) = gantry_protobuf::encode(value) {
-            let b = b.header(hyper::header::CONTENT_TYPE, "application/vnd.kubernetes.protobuf");
-            return finish(b, full(bytes));
-        }
+    match encoded {
+        Some(bytes) => finish(b, full(bytes)),
+        None => finish(b, full(value.to_string())),
     }
-    finish(b, full(value.to_string()))
 }
 
 pub fn error(err: &ApiError) -> Response {

@@ -34,7 +34,10 @@ pub trait Strategy: Send + Sync {
         true
     }
 
-    /// Sets server-owned fields and defaults on a new object.
+    /// Fills in defaulted fields; runs on every write, as upstream defaulting does on decode.
+    fn default(&self, _obj: &mut Value) {}
+
+    /// Sets server-owned fields (status, for instance) on a new object.
     fn prepare_create(&self, _obj: &mut Value) {}
 
     /// Carries server-owned fields over from `old` on update.

@@ -114,6 +114,8 @@ impl Storage {
             return Err(ApiError::BadRequest(format!("strict decoding error: {}", list.join(", "))));
         }
         let warnings = unknown.into_iter().map(|f| format!("unknown field \"{f}\"")).collect();
+        let mut typed = typed;
+        def.strategy.default(&mut typed);
         Ok((typed, warnings))
     }
 

@@ -1,6 +1,8 @@
 //! Strategies of core resources other than pods: namespaces, services, nodes, secrets,
 //! config maps, events and volumes.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::{child, default_field};
@@ -52,6 +54,9 @@ impl Strategy for ServiceStrategy {
         false
     }
     fn prepare_create(&self, obj: &mut Value) {
+        obj["status"] = json!({"loadBalancer": {}});
+    }
+    fn default(&self, obj: &mut Value) {
         if let Some(spec) = child(obj, "spec") {
             default_field(spec, "type", json!("ClusterIP"));
             default_field(spec, "sessionAffinity", json!("None"));
@@ -66,7 +71,6 @@ impl Strategy for ServiceStrategy {
                 }
             }
         }
-        obj["status"] = json!({"loadBalancer": {}});
     }
     fn prepare_update(&self, new: &mut Value, old: &Value) {
         // Allocated addresses belong to the server: an update that omits them keeps them.
@@ -148,9 +152,18 @@ impl Strategy for DataStrategy {
     fn tracks_generation(&self) -> bool {
         false
     }
-    fn prepare_create(&self, obj: &mut Value) {
-        if self.secret {
-            default_field(obj, "type", json!("Opaque"));
+    fn default(&self, obj: &mut Value) {
+        if !self.secret {
+            return;
+        }
+        default_field(obj, "type", json!("Opaque"));
+        // stringData is write-only: it is folded into data, base64-encoded.
+        if let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
+            if let Some(data) = child(obj, "data") {
+                for (k, v) in strings {
+                    data[k] = json!(STANDARD.encode(v.as_str().unwrap_or_default()));
+                }
+            }
         }
     }
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
@@ -261,6 +274,13 @@ mod tests {
         let old = json!({"immutable": true, "data": {"a": "1"}});
         assert_eq!(s.validate_update(&json!({"immutable": true, "data": {"a": "2"}}), &old).len(), 1);
         assert!(s.validate_update(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn secret_string_data_folds_into_data() {
+        let mut secret = json!({"data": {"a": "eA=="}, "stringData": {"b": "hunter2"}});
+        DataStrategy { secret: true }.default(&mut secret);
+        assert_eq!(secret, json!({"type": "Opaque", "data": {"a": "eA==", "b": "aHVudGVyMg=="}}));
     }
 
     #[test]

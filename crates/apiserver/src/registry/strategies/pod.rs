@@ -23,10 +23,13 @@ impl Strategy for PodStrategy {
         false
     }
 
-    fn prepare_create(&self, obj: &mut Value) {
+    fn default(&self, obj: &mut Value) {
         if let Some(spec) = obj.get_mut("spec") {
             default_pod_spec(spec);
         }
+    }
+
+    fn prepare_create(&self, obj: &mut Value) {
         obj["status"] = json!({ "phase": "Pending", "qosClass": qos_class(&obj["spec"]) });
     }
 

@@ -49,6 +49,20 @@ impl Strategy for WorkloadStrategy {
 
     fn prepare_create(&self, obj: &mut Value) {
         let uid = obj["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        if self.0 == Workload::Job && obj["spec"]["manualSelector"] != json!(true) && obj["spec"]["selector"].is_null() && !uid.is_empty() {
+            // Jobs get a selector on their own uid unless the user opts out.
+            obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+            if let Some(meta) = obj["spec"].get_mut("template").and_then(|t| child(t, "metadata")) {
+                if let Some(labels) = child(meta, "labels") {
+                    labels["batch.kubernetes.io/controller-uid"] = json!(uid);
+                    labels["controller-uid"] = json!(uid);
+                }
+            }
+        }
+        obj["status"] = json!({});
+    }
+
+    fn default(&self, obj: &mut Value) {
         let kind = self.0;
         if let Some(spec) = child(obj, "spec") {
             match kind {
@@ -56,7 +70,9 @@ impl Strategy for WorkloadStrategy {
                     default_field(spec, "replicas", json!(1));
                     default_field(spec, "revisionHistoryLimit", json!(10));
                     default_field(spec, "progressDeadlineSeconds", json!(600));
-                    default_field(spec, "strategy", json!({"type": "RollingUpdate"}));
+                    if let Some(strategy) = child(spec, "strategy") {
+                        default_field(strategy, "type", json!("RollingUpdate"));
+                    }
                     if spec["strategy"]["type"] == "RollingUpdate" {
                         if let Some(strategy) = spec.get_mut("strategy") {
                             default_field(strategy, "rollingUpdate", json!({"maxUnavailable": "25%", "maxSurge": "25%"}));
@@ -80,16 +96,6 @@ impl Strategy for WorkloadStrategy {
                     default_field(spec, "backoffLimit", json!(6));
                     default_field(spec, "completionMode", json!("NonIndexed"));
                     default_field(spec, "suspend", json!(false));
-                    // Jobs get a selector on their own uid unless the user opts out.
-                    if spec["manualSelector"] != json!(true) && spec["selector"].is_null() && !uid.is_empty() {
-                        spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
-                        if let Some(meta) = spec.get_mut("template").and_then(|t| child(t, "metadata")) {
-                            if let Some(labels) = child(meta, "labels") {
-                                labels["batch.kubernetes.io/controller-uid"] = json!(uid);
-                                labels["controller-uid"] = json!(uid);
-                            }
-                        }
-                    }
                 }
                 Workload::CronJob => {
                     default_field(spec, "concurrencyPolicy", json!("Allow"));
@@ -114,7 +120,6 @@ impl Strategy for WorkloadStrategy {
             default_field(template_spec, "restartPolicy", json!(restart));
             default_pod_spec(template_spec);
         }
-        obj["status"] = json!({});
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
@@ -221,6 +226,7 @@ mod tests {
             (deployment(json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}), json!({"app": "web"})), vec![]),
         ];
         for (mut obj, want) in cases {
+            s.default(&mut obj);
             s.prepare_create(&mut obj);
             let got: Vec<String> = s.validate(&obj).into_iter().map(|e| e.field).collect();
             assert_eq!(got, want, "{obj}");
@@ -230,7 +236,7 @@ mod tests {
     #[test]
     fn defaults_are_applied() {
         let mut obj = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}));
-        WorkloadStrategy(Workload::Deployment).prepare_create(&mut obj);
+        WorkloadStrategy(Workload::Deployment).default(&mut obj);
         assert_eq!(obj["spec"]["replicas"], 1);
         assert_eq!(obj["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
         assert_eq!(obj["spec"]["template"]["spec"]["restartPolicy"], "Always");
@@ -240,6 +246,7 @@ mod tests {
     fn jobs_select_their_own_uid() {
         let mut job = json!({"metadata": {"name": "j", "uid": "abc"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "Never"}}}});
         let s = WorkloadStrategy(Workload::Job);
+        s.default(&mut job);
         s.prepare_create(&mut job);
         assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], "abc");
         assert!(s.validate(&job).is_empty(), "{:?}", s.validate(&job));
