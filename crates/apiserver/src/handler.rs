@@ -105,7 +105,7 @@ impl Api {
             (&Method::GET, Some(name), Some("status") | None) => {
                 let obj = storage.get(def, ns, name).await?;
                 Ok(match format {
-                    Format::Table { include_object } => response::json(200, &table::table(def, &[obj], *include_object, None)),
+                    Format::Table { include_object } => response::json(200, &table::table(def, &[obj], q.include_object.unwrap_or(*include_object), None)),
                     _ => response::object(200, &obj, format, &[]),
                 })
             }
@@ -127,7 +127,6 @@ impl Api {
             }
             (&Method::PUT, Some(name), sub @ (None | Some("status" | "finalize"))) => {
                 let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
-                let sub = if sub == Some("finalize") { None } else { sub };
                 let written = storage.update(def, ns, name, obj, sub, &q).await?;
                 Ok(response::object(if written.created { 201 } else { 200 }, &written.object, format, &written.warnings))
             }
@@ -160,7 +159,7 @@ impl Api {
             Format::Table { include_object } => {
                 let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
                 let items = list["items"].as_array().cloned().unwrap_or_default();
-                Ok(response::json(200, &table::table(def, &items, *include_object, Some(&list["metadata"]))))
+                Ok(response::json(200, &table::table(def, &items, q.include_object.unwrap_or(*include_object), Some(&list["metadata"]))))
             }
             Format::Protobuf => {
                 let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -47,7 +47,7 @@ async fn finalize(storage: &Storage, name: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     storage
-        .guaranteed_update(def, None, name, None, &Query::default(), |old| {
+        .guaranteed_update(def, None, name, Some("finalize"), &Query::default(), |old| {
             let mut new = old.clone();
             new["spec"]["finalizers"] = json!([]);
             if let Some(m) = new["metadata"].as_object_mut() {

@@ -28,6 +28,8 @@ pub struct Query {
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
     pub pretty: bool,
+    /// `includeObject` for Table responses.
+    pub include_object: Option<crate::response::IncludeObject>,
 }
 
 fn parse_bool(key: &str, value: &str) -> ApiResult<bool> {
@@ -82,6 +84,15 @@ impl Query {
                 "gracePeriodSeconds" => q.grace_period_seconds = Some(parse_num(&key, &value)?),
                 "propagationPolicy" => q.propagation_policy = Some(value.into_owned()),
                 "pretty" => q.pretty = parse_bool(&key, &value)?,
+                "includeObject" => {
+                    use crate::response::IncludeObject;
+                    q.include_object = Some(match value.as_ref() {
+                        "None" => IncludeObject::None,
+                        "Metadata" | "" => IncludeObject::Metadata,
+                        "Object" => IncludeObject::Object,
+                        other => return Err(ApiError::BadRequest(format!("includeObject must be None, Metadata or Object, got {other:?}"))),
+                    })
+                }
                 _ => {}
             }
         }

@@ -186,7 +186,8 @@ impl Storage {
         Ok(Written { object: obj, warnings, created: true })
     }
 
-    /// Replaces an object (PUT), or its status when `subresource` is `status`.
+    /// Replaces an object (PUT), or its status when `subresource` is `status`, or a namespace's
+    /// finalizers when it is `finalize`.
     pub async fn update(
         &self,
         def: &ResourceDef,
@@ -226,6 +227,12 @@ impl Storage {
             let mut merged = old.clone();
             merged["status"] = new["status"].take();
             // Labels and annotations may change through /status too, as upstream allows.
+            return merged;
+        }
+        if subresource == Some("finalize") {
+            // A namespace's /finalize changes its spec (the finalizers) and nothing else.
+            let mut merged = old.clone();
+            merged["spec"] = new["spec"].take();
             return merged;
         }
         let meta = meta_mut(&mut new);
