@@ -23,7 +23,6 @@
 //! Build all documents once with [`Documents::build`] and serve them from
 //! memory; the free functions are conveniences over it.
 
-mod catalog;
 mod documents;
 mod model;
 mod operations;
@@ -113,9 +112,3 @@ pub fn v2_protobuf(resources: &[ResourceDoc]) -> Vec<u8> {
 /// answers with this spelling (as Kubernetes does).
 pub const V2_PROTOBUF_CONTENT_TYPE: &str =
     "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
-
-/// The built-in catalog of resources gantry serves, for tests and for a
-/// server that wants the default set.
-pub fn builtin_resources() -> &'static [ResourceDoc] {
-    catalog::BUILTIN
-}

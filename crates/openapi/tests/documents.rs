@@ -4,7 +4,14 @@
 
 use std::time::Instant;
 
-use gantry_openapi::{Documents, ResourceDoc, builtin_resources, v2, v3_group_version, v3_index};
+use gantry_openapi::{Documents, ResourceDoc, v2, v3_group_version, v3_index};
+
+#[path = "fixture/catalog.rs"]
+mod catalog;
+
+fn builtin_resources() -> &'static [ResourceDoc] {
+    catalog::BUILTIN
+}
 use serde_json::{Value, json};
 
 fn documents() -> Documents {
