@@ -1,0 +1,99 @@
+//! `gantry-bench`: boots a real `gantry server` and measures it over HTTPS with the admin
+//! client certificate: time to ready, pod creates/s at 1/16/64 clients, gets/s, full and
+//! paginated list latency over 10,000 pods, watch delivery latency with 100 watchers, and
+//! server RSS. Prints a table (and writes it as markdown with `--out`), each figure held to
+//! its target where it has one.
+
+mod client;
+mod create;
+mod get;
+mod kubeconfig;
+mod latency;
+mod list;
+mod load;
+mod machine;
+mod pod;
+mod report;
+mod run;
+mod server;
+mod watch;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::client::Protocol;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gantry-bench",
+    version,
+    about = "Benchmark a real gantry server"
+)]
+pub struct Args {
+    /// The gantry binary to benchmark.
+    #[arg(long)]
+    pub gantry: PathBuf,
+    /// Also write the results as a markdown file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// HTTP version the clients speak.
+    #[arg(long, value_enum, default_value_t = Protocol::H1)]
+    pub protocol: Protocol,
+    /// With `--protocol h2`: connections the concurrent clients share.
+    #[arg(long, default_value_t = 4)]
+    pub h2_connections: usize,
+    /// Pods stored in `bench` after the create scenarios (the list size).
+    #[arg(long, default_value_t = 10_000)]
+    pub pods: usize,
+    /// Creates with 1 client.
+    #[arg(long, default_value_t = 500)]
+    pub creates_1: usize,
+    /// Creates with 16 clients.
+    #[arg(long, default_value_t = 2_000)]
+    pub creates_16: usize,
+    /// Gets with 64 clients.
+    #[arg(long, default_value_t = 20_000)]
+    pub gets: usize,
+    /// Repetitions of each list scenario.
+    #[arg(long, default_value_t = 20)]
+    pub list_repeats: usize,
+    /// Page size of the paginated list.
+    #[arg(long, default_value_t = 500)]
+    pub page_size: usize,
+    /// Concurrent watchers.
+    #[arg(long, default_value_t = 100)]
+    pub watchers: usize,
+    /// Writes (half creates, half patches) observed by the watchers.
+    #[arg(long, default_value_t = 2_000)]
+    pub watch_writes: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let command = std::env::args()
+        .map(|a| shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(run::run(&args, command))?;
+    if report.failures() > 0 {
+        eprintln!("{} figure(s) missed their target", report.failures());
+    }
+    Ok(())
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
