@@ -97,7 +97,8 @@ impl Api {
         let sub = p.subresource.as_deref();
         match (&method, p.name.as_deref(), sub) {
             (&Method::GET, None, _) if q.watch || p.watch_prefix => {
-                let rx = storage.watch(def, p.namespace.clone(), q).await?;
+                let convert = table::watch_conversion(def, format, q.include_object);
+                let rx = storage.watch_converted(def, p.namespace.clone(), q, convert).await?;
                 Ok(response::watch_stream(rx))
             }
             (&Method::GET, None, _) => self.list(def, ns, &q, format).await,
@@ -106,6 +107,7 @@ impl Api {
                 let obj = storage.get(def, ns, name).await?;
                 Ok(match format {
                     Format::Table { include_object } => response::json(200, &table::table(def, &[obj], q.include_object.unwrap_or(*include_object), None)),
+                    Format::PartialObjectMetadata | Format::PartialObjectMetadataList => response::json(200, &table::partial_metadata(&obj)),
                     _ => response::object(200, &obj, format, &[]),
                 })
             }
@@ -160,6 +162,11 @@ impl Api {
                 let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
                 let items = list["items"].as_array().cloned().unwrap_or_default();
                 Ok(response::json(200, &table::table(def, &items, q.include_object.unwrap_or(*include_object), Some(&list["metadata"]))))
+            }
+            Format::PartialObjectMetadata | Format::PartialObjectMetadataList => {
+                let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let items = list["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+                Ok(response::json(200, &table::partial_metadata_list(items, &list["metadata"])))
             }
             Format::Protobuf => {
                 let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -1,5 +1,5 @@
-//! Response building: content negotiation (JSON, protobuf, Table, aggregated discovery),
-//! Status errors, warnings and streaming watch bodies.
+//! Response building: content negotiation (JSON, protobuf, Table, PartialObjectMetadata,
+//! aggregated discovery), Status errors, warnings and streaming watch bodies.
 
 use std::convert::Infallible;
 
@@ -23,6 +23,10 @@ pub enum Format {
     Table { include_object: IncludeObject },
     /// Aggregated discovery in the given version (`v2` or `v2beta1`).
     AggregatedDiscovery(&'static str),
+    /// `as=PartialObjectMetadata`: objects reduced to their metadata (gets and watches).
+    PartialObjectMetadata,
+    /// `as=PartialObjectMetadataList`: a list reduced to its items' metadata.
+    PartialObjectMetadataList,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +50,12 @@ impl Format {
             match (essence.as_str(), param("as"), param("g")) {
                 ("application/json", Some("Table"), Some("meta.k8s.io")) if matches!(param("v"), Some("v1" | "v1beta1")) => {
                     return Format::Table { include_object: IncludeObject::Metadata };
+                }
+                ("application/json", Some("PartialObjectMetadata"), Some("meta.k8s.io")) if matches!(param("v"), Some("v1" | "v1beta1")) => {
+                    return Format::PartialObjectMetadata;
+                }
+                ("application/json", Some("PartialObjectMetadataList"), Some("meta.k8s.io")) if matches!(param("v"), Some("v1" | "v1beta1")) => {
+                    return Format::PartialObjectMetadataList;
                 }
                 ("application/json", Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io")) => match param("v") {
                     Some("v2") => return Format::AggregatedDiscovery("v2"),
@@ -143,7 +153,10 @@ mod tests {
             (Some("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"), Format::AggregatedDiscovery("v2")),
             (Some("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"), Format::AggregatedDiscovery("v2beta1")),
             (Some("application/vnd.kubernetes.protobuf, */*"), Format::Protobuf),
-            (Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"), Format::Json),
+            (Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"), Format::PartialObjectMetadataList),
+            (Some("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"), Format::PartialObjectMetadata),
+            (Some("application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"), Format::PartialObjectMetadataList),
+            (Some("application/json;as=PartialObjectMetadata;g=example.com;v=v1,application/json"), Format::Json),
         ];
         for (accept, want) in cases {
             assert_eq!(Format::from_accept(accept), want, "{accept:?}");

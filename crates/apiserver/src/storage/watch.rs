@@ -42,6 +42,18 @@ fn expired_frame(message: &str) -> Bytes {
     frame("ERROR", status.to_string().as_bytes())
 }
 
+/// Turns each event's object into what the watcher asked for (a Table, PartialObjectMetadata);
+/// called with the event type and the object.
+pub type Convert = std::sync::Arc<dyn Fn(&str, Value) -> Value + Send + Sync>;
+
+/// A watch frame; without a conversion the stored bytes are copied untouched (the fast path).
+fn emit(convert: Option<&Convert>, kind: &str, object: &[u8]) -> Bytes {
+    match convert.map(|f| serde_json::from_slice::<Value>(object).map(|v| f(kind, v))) {
+        Some(Ok(converted)) => frame(kind, converted.to_string().as_bytes()),
+        _ => frame(kind, object),
+    }
+}
+
 /// What a watcher with selectors sees of one store event.
 fn classify(event: &Event, q: &Query) -> ApiResult<Option<(&'static str, Vec<u8>)>> {
     let filtering = !q.label_selector.is_empty() || !q.field_selector.is_empty();
@@ -74,6 +86,17 @@ fn classify(event: &Event, q: &Query) -> ApiResult<Option<(&'static str, Vec<u8>
 impl Storage {
     /// Starts a watch; events arrive on the returned channel as encoded lines.
     pub async fn watch(self: &std::sync::Arc<Self>, def: &ResourceDef, ns: Option<String>, q: Query) -> ApiResult<mpsc::Receiver<Bytes>> {
+        self.watch_converted(def, ns, q, None).await
+    }
+
+    /// A watch whose events' objects go through `convert` (`as=Table`, `as=PartialObjectMetadata`).
+    pub async fn watch_converted(
+        self: &std::sync::Arc<Self>,
+        def: &ResourceDef,
+        ns: Option<String>,
+        q: Query,
+        convert: Option<Convert>,
+    ) -> ApiResult<mpsc::Receiver<Bytes>> {
         check_field_selector(def, &q)?;
         let prefix = def.collection_key(ns.as_deref());
         let (tx, rx) = mpsc::channel::<Bytes>(256);
@@ -107,7 +130,7 @@ impl Storage {
                     Ok(o) => o,
                     Err(_) => continue,
                 };
-                if matches(&obj, &q) && tx.send(frame("ADDED", &object::with_version(&kv.value, kv.mod_revision))).await.is_err() {
+                if matches(&obj, &q) && tx.send(emit(convert.as_ref(), "ADDED", &object::with_version(&kv.value, kv.mod_revision))).await.is_err() {
                     return;
                 }
             }
@@ -120,7 +143,7 @@ impl Storage {
                     _ = &mut deadline => return,
                     _ = bookmarks.tick(), if q.allow_watch_bookmarks => {
                         let mark: Value = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": last_rev.to_string()}});
-                        if tx.send(frame("BOOKMARK", mark.to_string().as_bytes())).await.is_err() {
+                        if tx.send(emit(convert.as_ref(), "BOOKMARK", mark.to_string().as_bytes())).await.is_err() {
                             return;
                         }
                     }
@@ -135,7 +158,7 @@ impl Storage {
                             last_rev = event.kv.mod_revision;
                             match classify(&event, &q) {
                                 Ok(Some((kind, body))) => {
-                                    if tx.send(frame(kind, &body)).await.is_err() {
+                                    if tx.send(emit(convert.as_ref(), kind, &body)).await.is_err() {
                                         return;
                                     }
                                 }
