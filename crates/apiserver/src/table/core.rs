@@ -5,9 +5,7 @@
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Value, json};
 
-use super::format::{
-    access_modes, containers, int, labels, list, object, quantity, since, text, timestamp,
-};
+use super::format::{containers, int, labels, list, object, since, text};
 use super::{Printer, age_column, column, doc, name_column};
 
 const CONTAINERS: &str = "Names of each container in the template.";
@@ -180,7 +178,7 @@ pub fn printer(kind: &str) -> Option<Printer> {
             },
             node,
         ),
-        "Event" => EVENT,
+        "Event" => super::event::EVENT,
         "Namespace" => Printer::new(
             || {
                 vec![
@@ -255,132 +253,7 @@ pub fn printer(kind: &str) -> Option<Printer> {
                 ]
             },
         ),
-        "PersistentVolume" => Printer::new(
-            || {
-                vec![
-                    name_column(),
-                    column(
-                        "Capacity",
-                        "string",
-                        doc::<core::PersistentVolumeSpec>("capacity"),
-                        0,
-                    ),
-                    column(
-                        "Access Modes",
-                        "string",
-                        doc::<core::PersistentVolumeSpec>("accessModes"),
-                        0,
-                    ),
-                    column(
-                        "Reclaim Policy",
-                        "string",
-                        doc::<core::PersistentVolumeSpec>("persistentVolumeReclaimPolicy"),
-                        0,
-                    ),
-                    column(
-                        "Status",
-                        "string",
-                        doc::<core::PersistentVolumeStatus>("phase"),
-                        0,
-                    ),
-                    column(
-                        "Claim",
-                        "string",
-                        doc::<core::PersistentVolumeSpec>("claimRef"),
-                        0,
-                    ),
-                    column("StorageClass", "string", "StorageClass of the pv", 0),
-                    column(
-                        "VolumeAttributesClass",
-                        "string",
-                        "VolumeAttributesClass of the pv",
-                        0,
-                    ),
-                    column(
-                        "Reason",
-                        "string",
-                        doc::<core::PersistentVolumeStatus>("reason"),
-                        0,
-                    ),
-                    age_column(),
-                    column(
-                        "VolumeMode",
-                        "string",
-                        doc::<core::PersistentVolumeSpec>("volumeMode"),
-                        1,
-                    ),
-                ]
-            },
-            persistent_volume,
-        ),
-        "PersistentVolumeClaim" => Printer::new(
-            || {
-                vec![
-                    name_column(),
-                    column(
-                        "Status",
-                        "string",
-                        doc::<core::PersistentVolumeClaimStatus>("phase"),
-                        0,
-                    ),
-                    column(
-                        "Volume",
-                        "string",
-                        doc::<core::PersistentVolumeClaimSpec>("volumeName"),
-                        0,
-                    ),
-                    column(
-                        "Capacity",
-                        "string",
-                        doc::<core::PersistentVolumeClaimStatus>("capacity"),
-                        0,
-                    ),
-                    column(
-                        "Access Modes",
-                        "string",
-                        doc::<core::PersistentVolumeClaimStatus>("accessModes"),
-                        0,
-                    ),
-                    column("StorageClass", "string", "StorageClass of the pvc", 0),
-                    column(
-                        "VolumeAttributesClass",
-                        "string",
-                        "VolumeAttributesClass of the pvc",
-                        0,
-                    ),
-                    age_column(),
-                    column(
-                        "VolumeMode",
-                        "string",
-                        doc::<core::PersistentVolumeClaimSpec>("volumeMode"),
-                        1,
-                    ),
-                ]
-            },
-            persistent_volume_claim,
-        ),
-        "ResourceQuota" => Printer::new(
-            || {
-                vec![
-                    name_column(),
-                    column(
-                        "Request",
-                        "string",
-                        "Request represents a minimum amount of cpu/memory that a container may consume.",
-                        0,
-                    ),
-                    column(
-                        "Limit",
-                        "string",
-                        "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
-                        0,
-                    ),
-                    age_column(),
-                ]
-            },
-            resource_quota,
-        ),
-        _ => return None,
+        _ => return super::volume::printer(kind),
     })
 }
 
@@ -557,205 +430,158 @@ fn node(o: &Value, now: i64) -> Vec<Value> {
     ]
 }
 
-/// The core/v1 Event printer; events.k8s.io/v1 events are mapped onto the same fields first.
-pub const EVENT: Printer = Printer::new(
-    || {
-        vec![
-            column(
-                "Last Seen",
-                "string",
-                doc::<core::Event>("lastTimestamp"),
-                0,
-            ),
-            column("Type", "string", doc::<core::Event>("type"), 0),
-            column("Reason", "string", doc::<core::Event>("reason"), 0),
-            column("Object", "string", doc::<core::Event>("involvedObject"), 0),
-            column(
-                "Subobject",
-                "string",
-                doc::<core::ObjectReference>("fieldPath"),
-                1,
-            ),
-            column("Source", "string", doc::<core::Event>("source"), 1),
-            column("Message", "string", doc::<core::Event>("message"), 0),
-            column(
-                "First Seen",
-                "string",
-                doc::<core::Event>("firstTimestamp"),
-                1,
-            ),
-            column("Count", "string", doc::<core::Event>("count"), 1),
-            json!({"name": "Name", "type": "string", "format": "name", "description": name_column()["description"], "priority": 1}),
-        ]
-    },
-    event,
-);
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
 
-fn event(o: &Value, now: i64) -> Vec<Value> {
-    let ago = |t: Option<i64>| {
-        t.map_or("<unknown>".to_string(), |t| {
-            super::format::human_duration(now - t)
-        })
-    };
-    let first = timestamp(&o["firstTimestamp"]).or_else(|| timestamp(&o["eventTime"]));
-    let mut last = ago(timestamp(&o["lastTimestamp"]).or(first));
-    let mut count = int(&o["count"]);
-    if o["series"].is_object() {
-        last = ago(timestamp(&o["series"]["lastObservedTime"]));
-        count = int(&o["series"]["count"]);
-    } else if count == 0 {
-        count = 1;
+    use super::printer;
+    use crate::table::tests::{ago, cells};
+
+    fn check(kind: &str, obj: Value, want: Value) {
+        let p = printer(kind).expect(kind);
+        assert_eq!(Value::from(cells(&p, &obj)), want, "{kind}: {obj}");
     }
-    let inv = &o["involvedObject"];
-    let kind = text(&inv["kind"]).to_lowercase();
-    let target = match text(&inv["name"]) {
-        "" => kind,
-        name => format!("{kind}/{name}"),
-    };
-    let component = [
-        text(&o["source"]["component"]),
-        text(&o["reportingComponent"]),
-    ]
-    .into_iter()
-    .find(|s| !s.is_empty())
-    .unwrap_or("");
-    let host = [text(&o["source"]["host"]), text(&o["reportingInstance"])]
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .unwrap_or("");
-    let source = if host.is_empty() {
-        component.to_string()
-    } else {
-        format!("{component}, {host}")
-    };
-    vec![
-        json!(last),
-        json!(text(&o["type"])),
-        json!(text(&o["reason"])),
-        json!(target),
-        json!(text(&inv["fieldPath"])),
-        json!(source),
-        json!(text(&o["message"]).trim()),
-        json!(ago(first)),
-        json!(count),
-        o["metadata"]["name"].clone(),
-    ]
-}
 
-/// An events.k8s.io/v1 Event in core/v1 field names, as upstream converts it before printing.
-pub fn core_event(e: &Value) -> Value {
-    json!({
-        "metadata": e["metadata"],
-        "involvedObject": e["regarding"],
-        "message": e["note"],
-        "reason": e["reason"],
-        "type": e["type"],
-        "source": e["deprecatedSource"],
-        "firstTimestamp": e["deprecatedFirstTimestamp"],
-        "lastTimestamp": e["deprecatedLastTimestamp"],
-        "count": e["deprecatedCount"],
-        "eventTime": e["eventTime"],
-        "series": e["series"],
-        "reportingComponent": e["reportingController"],
-        "reportingInstance": e["reportingInstance"],
-    })
-}
-
-fn persistent_volume(o: &Value, now: i64) -> Vec<Value> {
-    let spec = &o["spec"];
-    let claim = match spec["claimRef"].is_object() {
-        true => format!(
-            "{}/{}",
-            text(&spec["claimRef"]["namespace"]),
-            text(&spec["claimRef"]["name"])
-        ),
-        false => String::new(),
-    };
-    let phase = if o["metadata"]["deletionTimestamp"].is_null() {
-        text(&o["status"]["phase"])
-    } else {
-        "Terminating"
-    };
-    let class = o["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"]
-        .as_str()
-        .unwrap_or_else(|| text(&spec["storageClassName"]));
-    vec![
-        o["metadata"]["name"].clone(),
-        json!(quantity(&spec["capacity"]["storage"])),
-        json!(access_modes(&spec["accessModes"])),
-        json!(text(&spec["persistentVolumeReclaimPolicy"])),
-        json!(phase),
-        json!(claim),
-        json!(class),
-        json!(
-            spec["volumeAttributesClassName"]
-                .as_str()
-                .unwrap_or("<unset>")
-        ),
-        json!(text(&o["status"]["reason"])),
-        json!(since(&o["metadata"]["creationTimestamp"], now)),
-        json!(spec["volumeMode"].as_str().unwrap_or("<unset>")),
-    ]
-}
-
-fn persistent_volume_claim(o: &Value, now: i64) -> Vec<Value> {
-    let spec = &o["spec"];
-    let phase = if o["metadata"]["deletionTimestamp"].is_null() {
-        text(&o["status"]["phase"])
-    } else {
-        "Terminating"
-    };
-    let bound = !text(&spec["volumeName"]).is_empty();
-    let (capacity, modes) = match bound {
-        true => (
-            quantity(&o["status"]["capacity"]["storage"]),
-            access_modes(&o["status"]["accessModes"]),
-        ),
-        false => (String::new(), String::new()),
-    };
-    let class = o["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"]
-        .as_str()
-        .unwrap_or_else(|| text(&spec["storageClassName"]));
-    vec![
-        o["metadata"]["name"].clone(),
-        json!(phase),
-        json!(text(&spec["volumeName"])),
-        json!(capacity),
-        json!(modes),
-        json!(class),
-        json!(
-            spec["volumeAttributesClassName"]
-                .as_str()
-                .unwrap_or("<unset>")
-        ),
-        json!(since(&o["metadata"]["creationTimestamp"], now)),
-        json!(spec["volumeMode"].as_str().unwrap_or("<unset>")),
-    ]
-}
-
-fn resource_quota(o: &Value, now: i64) -> Vec<Value> {
-    let hard = object(&o["status"]["hard"]);
-    let mut names: Vec<&String> = hard.map(|h| h.keys().collect()).unwrap_or_default();
-    names.sort();
-    let (mut requests, mut limits) = (Vec::new(), Vec::new());
-    for name in names {
-        let used = o["status"]["used"]
-            .get(name.as_str())
-            .map_or("0".to_string(), quantity);
-        let entry = format!(
-            "{name}: {used}/{}",
-            quantity(&o["status"]["hard"][name.as_str()])
-        );
-        if name.split('.').count() > 1 && name.starts_with("limits.") {
-            limits.push(entry)
-        } else {
-            requests.push(entry)
+    #[test]
+    fn services_like_upstream() {
+        let meta = json!({"name": "s", "creationTimestamp": ago(90)});
+        let cases = [
+            (
+                json!({"type": "ClusterIP", "clusterIPs": ["10.43.0.10"], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53}], "selector": {"k8s-app": "dns"}}),
+                json!({}),
+                json!([
+                    "s",
+                    "ClusterIP",
+                    "10.43.0.10",
+                    "<none>",
+                    "53/UDP,53/TCP",
+                    "90s",
+                    "k8s-app=dns"
+                ]),
+            ),
+            (
+                json!({"type": "NodePort", "clusterIPs": ["10.43.0.11"], "externalIPs": ["1.1.1.1"], "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}]}),
+                json!({}),
+                json!([
+                    "s",
+                    "NodePort",
+                    "10.43.0.11",
+                    "1.1.1.1",
+                    "80:30080/TCP",
+                    "90s",
+                    "<none>"
+                ]),
+            ),
+            (
+                json!({"type": "LoadBalancer", "clusterIPs": ["None"], "ports": []}),
+                json!({}),
+                json!([
+                    "s",
+                    "LoadBalancer",
+                    "None",
+                    "<pending>",
+                    "<none>",
+                    "90s",
+                    "<none>"
+                ]),
+            ),
+            (
+                json!({"type": "LoadBalancer", "ports": [{"port": 443, "nodePort": 31443, "protocol": "TCP"}]}),
+                json!({"loadBalancer": {"ingress": [{"ip": "5.6.7.8"}, {"hostname": "lb.example"}]}}),
+                json!([
+                    "s",
+                    "LoadBalancer",
+                    "<none>",
+                    "5.6.7.8,lb.example",
+                    "443:31443/TCP",
+                    "90s",
+                    "<none>"
+                ]),
+            ),
+            (
+                json!({"type": "ExternalName", "externalName": "db.example"}),
+                json!({}),
+                json!([
+                    "s",
+                    "ExternalName",
+                    "<none>",
+                    "db.example",
+                    "<none>",
+                    "90s",
+                    "<none>"
+                ]),
+            ),
+        ];
+        for (spec, status, want) in cases {
+            check(
+                "Service",
+                json!({"metadata": meta, "spec": spec, "status": status}),
+                want,
+            );
         }
     }
-    vec![
-        o["metadata"]["name"].clone(),
-        json!(requests.join(", ")),
-        json!(limits.join(", ")),
-        json!(since(&o["metadata"]["creationTimestamp"], now)),
-    ]
+
+    #[test]
+    fn endpoints_nodes_and_namespaces_like_upstream() {
+        let meta = json!({"name": "x", "creationTimestamp": ago(7200)});
+        check(
+            "Endpoints",
+            json!({"metadata": meta, "subsets": [{"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}], "ports": [{"port": 80}, {"port": 443}]}]}),
+            json!([
+                "x",
+                "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more...",
+                "120m"
+            ]),
+        );
+        check(
+            "Endpoints",
+            json!({"metadata": meta, "subsets": [{"addresses": [{"ip": "fd00::1"}], "ports": [{"port": 80}]}]}),
+            json!(["x", "[fd00::1]:80", "120m"]),
+        );
+        check(
+            "Endpoints",
+            json!({"metadata": meta}),
+            json!(["x", "<none>", "120m"]),
+        );
+        check(
+            "Node",
+            json!({"metadata": {"name": "n1", "creationTimestamp": ago(7200), "labels": {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": "true", "kubernetes.io/role": "etcd"}},
+                   "spec": {"unschedulable": true},
+                   "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP", "address": "192.168.1.5"}, {"type": "Hostname", "address": "n1"}],
+                              "nodeInfo": {"kubeletVersion": "v1.33.0", "osImage": "Debian", "kernelVersion": "6.1", "containerRuntimeVersion": "gantry://0.1"}}}),
+            json!([
+                "n1",
+                "Ready,SchedulingDisabled",
+                "control-plane,etcd,master",
+                "120m",
+                "v1.33.0",
+                "192.168.1.5",
+                "<none>",
+                "Debian",
+                "6.1",
+                "gantry://0.1"
+            ]),
+        );
+        check(
+            "Node",
+            json!({"metadata": {"name": "n2"}}),
+            json!([
+                "n2",
+                "Unknown",
+                "<none>",
+                "<unknown>",
+                "",
+                "<none>",
+                "<none>",
+                "<unknown>",
+                "<unknown>",
+                "<unknown>"
+            ]),
+        );
+        check(
+            "Namespace",
+            json!({"metadata": meta, "status": {"phase": "Terminating"}}),
+            json!(["x", "Terminating", "120m"]),
+        );
+    }
 }

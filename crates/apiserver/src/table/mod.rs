@@ -8,9 +8,11 @@
 
 mod apps;
 mod core;
+mod event;
 mod format;
 mod other;
 mod pod;
+mod volume;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

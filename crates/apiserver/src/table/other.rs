@@ -8,7 +8,8 @@ use k8s_openapi::api::{
 };
 use serde_json::{Value, json};
 
-use super::core::{EVENT, core_event, load_balancer};
+use super::core::load_balancer;
+use super::event::{EVENT, core_event};
 use super::format::{int, int_or_string, label_selector, list, quantity, since, text};
 use super::{Printer, age_column, column, doc, name_column};
 
