@@ -1,6 +1,13 @@
 //! PATCH: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch,
 //! applied to the current object and written back with retries on conflicts.
+//!
+//! Strategic merge patches follow the resource's schema ([`merge_schema`]): built once per
+//! resource from its OpenAPI type, empty for custom resources (maps merge, lists replace).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gantry_schema::Schema;
 use serde_json::Value;
 
 use crate::decode::MediaType;
@@ -18,31 +25,68 @@ enum Patch {
 }
 
 fn parse(body: &[u8], media: MediaType) -> ApiResult<Patch> {
-    let bad = |e: serde_json::Error| ApiError::BadRequest(format!("the patch could not be decoded: {e}"));
+    let bad =
+        |e: serde_json::Error| ApiError::BadRequest(format!("the patch could not be decoded: {e}"));
     match media {
         MediaType::JsonPatch => Ok(Patch::Json(serde_json::from_slice(body).map_err(bad)?)),
-        MediaType::MergePatch | MediaType::Json => Ok(Patch::Merge(serde_json::from_slice(body).map_err(bad)?)),
-        MediaType::StrategicMergePatch => Ok(Patch::Strategic(serde_json::from_slice(body).map_err(bad)?)),
-        other => Err(ApiError::UnsupportedMediaType(format!("{other:?} is not a supported patch type"))),
+        MediaType::MergePatch | MediaType::Json => {
+            Ok(Patch::Merge(serde_json::from_slice(body).map_err(bad)?))
+        }
+        MediaType::StrategicMergePatch => {
+            Ok(Patch::Strategic(serde_json::from_slice(body).map_err(bad)?))
+        }
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "{other:?} is not a supported patch type"
+        ))),
     }
 }
 
+/// The merge schema of a resource's type, built on first use and kept for the process.
+pub fn merge_schema(def: &ResourceDef) -> Arc<Schema> {
+    type Cache = Mutex<HashMap<(&'static str, &'static str, &'static str), Arc<Schema>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    // `.into()` accepts both a plain and an optional OpenAPI entry.
+    let doc: Option<gantry_openapi::ResourceDoc> = def.openapi.into();
+    let Some(doc) = doc else {
+        return Arc::new(Schema::default());
+    };
+    let key = (doc.group, doc.version, doc.kind);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(schema) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return schema;
+    }
+    let schema = Arc::new(Schema::from_generator(doc.schema, doc.kind));
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, schema.clone());
+    }
+    schema
+}
+
 /// Applies a patch to an object (pure).
-fn apply(patch: &Patch, old: &Value) -> ApiResult<Value> {
+fn apply(patch: &Patch, old: &Value, schema: &Schema) -> ApiResult<Value> {
     let mut doc = old.clone();
     match patch {
-        Patch::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| ApiError::Invalid(Default::default(), vec![crate::error::FieldError::invalid("patch", e.to_string())]))?,
+        Patch::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| {
+            ApiError::Invalid(
+                Default::default(),
+                vec![crate::error::FieldError::invalid("patch", e.to_string())],
+            )
+        })?,
         Patch::Merge(p) => {
             if !p.is_object() {
-                return Err(ApiError::BadRequest("a merge patch must be a JSON object".into()));
+                return Err(ApiError::BadRequest(
+                    "a merge patch must be a JSON object".into(),
+                ));
             }
             json_patch::merge(&mut doc, p)
         }
         Patch::Strategic(p) => {
-            if !p.is_object() {
-                return Err(ApiError::BadRequest("a strategic merge patch must be a JSON object".into()));
-            }
-            doc = smp::apply(&doc, p);
+            let Value::Object(p) = p else {
+                return Err(ApiError::BadRequest(
+                    "a strategic merge patch must be a JSON object".into(),
+                ));
+            };
+            doc = smp::apply(schema, &doc, p).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         }
     }
     // A patch that left the resource version alone is not a precondition: drop it so that
@@ -65,11 +109,20 @@ pub async fn patch(
     q: &Query,
 ) -> ApiResult<Written> {
     let patch = parse(body, media)?;
-    let result = storage.guaranteed_update(def, ns, name, subresource, q, |old| apply(&patch, old)).await;
+    let schema = match patch {
+        Patch::Strategic(_) => merge_schema(def),
+        _ => Arc::new(Schema::default()),
+    };
+    let result = storage
+        .guaranteed_update(def, ns, name, subresource, q, |old| {
+            apply(&patch, old, &schema)
+        })
+        .await;
     match result {
-        Err(ApiError::Invalid(s, causes)) if s.name.is_empty() => {
-            Err(ApiError::Invalid(crate::storage::subject(def, name), causes))
-        }
+        Err(ApiError::Invalid(s, causes)) if s.name.is_empty() => Err(ApiError::Invalid(
+            crate::storage::subject(def, name),
+            causes,
+        )),
         other => other,
     }
 }
@@ -83,27 +136,72 @@ mod tests {
     fn patches_table() {
         let old = json!({"metadata": {"name": "a", "resourceVersion": "5", "labels": {"x": "1"}}, "data": {"k": "v"}});
         let cases = [
-            (MediaType::MergePatch, json!({"metadata": {"labels": {"y": "2"}}}), json!({"x": "1", "y": "2"})),
-            (MediaType::MergePatch, json!({"metadata": {"labels": {"x": null}}}), json!({})),
-            (MediaType::JsonPatch, json!([{"op": "add", "path": "/metadata/labels/z", "value": "3"}]), json!({"x": "1", "z": "3"})),
-            (MediaType::StrategicMergePatch, json!({"metadata": {"labels": {"x": "9"}}}), json!({"x": "9"})),
+            (
+                MediaType::MergePatch,
+                json!({"metadata": {"labels": {"y": "2"}}}),
+                json!({"x": "1", "y": "2"}),
+            ),
+            (
+                MediaType::MergePatch,
+                json!({"metadata": {"labels": {"x": null}}}),
+                json!({}),
+            ),
+            (
+                MediaType::JsonPatch,
+                json!([{"op": "add", "path": "/metadata/labels/z", "value": "3"}]),
+                json!({"x": "1", "z": "3"}),
+            ),
+            (
+                MediaType::StrategicMergePatch,
+                json!({"metadata": {"labels": {"x": "9"}}}),
+                json!({"x": "9"}),
+            ),
         ];
         for (media, body, want) in cases {
             let p = parse(body.to_string().as_bytes(), media).unwrap();
-            let got = apply(&p, &old).unwrap();
+            let got = apply(&p, &old, &Schema::default()).unwrap();
             assert_eq!(got["metadata"]["labels"], want, "{body}");
-            assert!(got["metadata"]["resourceVersion"].is_null(), "unchanged version is dropped");
+            assert!(
+                got["metadata"]["resourceVersion"].is_null(),
+                "unchanged version is dropped"
+            );
         }
     }
 
     #[test]
     fn explicit_resource_version_is_kept_and_bad_patches_fail() {
         let old = json!({"metadata": {"name": "a", "resourceVersion": "5"}});
-        let p = parse(br#"{"metadata":{"resourceVersion":"4"}}"#, MediaType::MergePatch).unwrap();
-        assert_eq!(apply(&p, &old).unwrap()["metadata"]["resourceVersion"], "4");
-        let test_fails = parse(br#"[{"op":"test","path":"/metadata/name","value":"b"}]"#, MediaType::JsonPatch).unwrap();
-        assert_eq!(apply(&test_fails, &old).map_err(|e| e.code_reason().0).err(), Some(422));
-        assert_eq!(parse(b"{nope", MediaType::MergePatch).map(|_| ()).map_err(|e| e.code_reason().0), Err(400));
-        assert_eq!(parse(b"{}", MediaType::ApplyPatch).map(|_| ()).map_err(|e| e.code_reason().0), Err(415));
+        let p = parse(
+            br#"{"metadata":{"resourceVersion":"4"}}"#,
+            MediaType::MergePatch,
+        )
+        .unwrap();
+        assert_eq!(
+            apply(&p, &old, &Schema::default()).unwrap()["metadata"]["resourceVersion"],
+            "4"
+        );
+        let test_fails = parse(
+            br#"[{"op":"test","path":"/metadata/name","value":"b"}]"#,
+            MediaType::JsonPatch,
+        )
+        .unwrap();
+        assert_eq!(
+            apply(&test_fails, &old, &Schema::default())
+                .map_err(|e| e.code_reason().0)
+                .err(),
+            Some(422)
+        );
+        assert_eq!(
+            parse(b"{nope", MediaType::MergePatch)
+                .map(|_| ())
+                .map_err(|e| e.code_reason().0),
+            Err(400)
+        );
+        assert_eq!(
+            parse(b"{}", MediaType::ApplyPatch)
+                .map(|_| ())
+                .map_err(|e| e.code_reason().0),
+            Err(415)
+        );
     }
 }

@@ -69,19 +69,26 @@ pub struct Schema {
 impl Schema {
     /// The schema of a k8s-openapi type and everything it references.
     pub fn for_type<T: JsonSchema>() -> Schema {
+        Schema::from_generator(|g| g.subschema_for::<T>(), &T::schema_name())
+    }
+
+    /// The schema produced by `schema` (e.g. `|g| g.subschema_for::<Pod>()`) and everything it
+    /// references; an inlined root is named `fallback_name`.
+    pub fn from_generator(
+        schema: fn(&mut SchemaGenerator) -> schemars::Schema,
+        fallback_name: &str,
+    ) -> Schema {
         let mut settings = SchemaSettings::openapi3();
         settings.meta_schema = None;
         settings.transforms.clear();
         let mut generator = SchemaGenerator::new(settings);
-        let root = generator.subschema_for::<T>().to_value();
-        let definitions = generator.take_definitions(true);
+        let root = schema(&mut generator).to_value();
+        let mut definitions = generator.take_definitions(true);
         match root.get("$ref").and_then(Value::as_str).map(ref_name) {
             Some(name) => Schema::from_definitions(name, &definitions),
             None => {
-                let mut definitions = definitions;
-                let name = T::schema_name().into_owned();
-                definitions.insert(name.clone(), root);
-                Schema::from_definitions(&name, &definitions)
+                definitions.insert(fallback_name.to_owned(), root);
+                Schema::from_definitions(fallback_name, &definitions)
             }
         }
     }
