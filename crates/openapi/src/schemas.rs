@@ -4,7 +4,12 @@
 //! document's (`#/components/schemas` in v3, `#/definitions` in v2), so every
 //! `$ref` k8s-openapi emits already points inside the document. On top of the
 //! generated definitions it adds the list kinds (k8s-openapi has no schema
-//! for `List<T>`) and the `x-kubernetes-group-version-kind` extensions.
+//! for `List<T>`), the `x-kubernetes-group-version-kind` extensions, and the
+//! merge extensions of every field `gantry-schema` knows
+//! (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`,
+//! `x-kubernetes-list-type`, `x-kubernetes-list-map-keys`,
+//! `x-kubernetes-map-type`), which kubectl's client-side apply reads to
+//! compute strategic merge patches.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -147,6 +152,7 @@ impl SchemaSet {
     pub fn finish(mut self) -> Map<String, Value> {
         let mut definitions = self.generator.take_definitions(false);
         definitions.extend(self.extra);
+        annotate_merge_extensions(&mut definitions);
         for (name, gvks) in self.gvks {
             let Some(Value::Object(schema)) = definitions.get_mut(&name) else {
                 continue;
@@ -163,6 +169,24 @@ impl SchemaSet {
             }
         }
         definitions
+    }
+}
+
+/// Stamps the merge extensions of known fields onto their property schemas.
+fn annotate_merge_extensions(definitions: &mut Map<String, Value>) {
+    for row in gantry_schema::table::rows() {
+        let Some(Value::Object(properties)) = definitions
+            .get_mut(row.schema)
+            .and_then(|d| d.get_mut("properties"))
+        else {
+            continue;
+        };
+        let Some(Value::Object(property)) = properties.get_mut(row.field) else {
+            continue;
+        };
+        for (name, value) in row.extensions() {
+            property.insert(name.to_owned(), value);
+        }
     }
 }
 
@@ -183,6 +207,51 @@ mod tests {
             )));
             assert!(!text.contains("#/$defs/"));
         }
+    }
+
+    #[test]
+    fn merge_extensions_are_published() {
+        let mut set = SchemaSet::new(Flavor::V2);
+        set.add::<k8s_openapi::api::apps::v1::Deployment>();
+        let definitions = set.finish();
+        let pod_spec = &definitions["io.k8s.api.core.v1.PodSpec"]["properties"];
+        assert_eq!(
+            pod_spec["containers"]["x-kubernetes-patch-strategy"],
+            "merge"
+        );
+        assert_eq!(
+            pod_spec["containers"]["x-kubernetes-patch-merge-key"],
+            "name"
+        );
+        assert_eq!(pod_spec["containers"]["x-kubernetes-list-type"], "map");
+        assert_eq!(
+            pod_spec["containers"]["x-kubernetes-list-map-keys"],
+            json!(["name"])
+        );
+        assert_eq!(
+            pod_spec["volumes"]["x-kubernetes-patch-strategy"],
+            "merge,retainKeys"
+        );
+        assert_eq!(pod_spec["tolerations"]["x-kubernetes-list-type"], "atomic");
+        assert!(
+            pod_spec["tolerations"]
+                .get("x-kubernetes-patch-strategy")
+                .is_none()
+        );
+        let container = &definitions["io.k8s.api.core.v1.Container"]["properties"];
+        assert_eq!(
+            container["ports"]["x-kubernetes-patch-merge-key"],
+            "containerPort"
+        );
+        assert_eq!(
+            container["ports"]["x-kubernetes-list-map-keys"],
+            json!(["containerPort", "protocol"])
+        );
+        let meta = &definitions["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"];
+        assert_eq!(meta["finalizers"]["x-kubernetes-patch-strategy"], "merge");
+        assert_eq!(meta["finalizers"]["x-kubernetes-list-type"], "set");
+        let strategy = &definitions["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"];
+        assert_eq!(strategy["x-kubernetes-patch-strategy"], "retainKeys");
     }
 
     #[test]
