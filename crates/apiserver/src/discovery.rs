@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::registry::{Registry, ResourceDef};
+use crate::registry::ResourceDef;
 use crate::response::{self, Format, Response};
 
 /// The Kubernetes version gantry serves the API of.
@@ -57,9 +57,13 @@ fn group_json(group: &str, versions: &[&str]) -> Value {
     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
-fn resource_list(registry: &Registry, group: &str, version: &str) -> Value {
+fn in_group_version<'a>(defs: &'a [&'a ResourceDef], group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceDef> + 'a {
+    defs.iter().copied().filter(move |d| d.group == group && d.version == version)
+}
+
+fn resource_list(defs: &[&ResourceDef], group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for def in registry.in_group_version(group, version) {
+    for def in in_group_version(defs, group, version) {
         let mut r = json!({
             "name": def.plural,
             "singularName": def.singular,
@@ -88,12 +92,11 @@ fn resource_list(registry: &Registry, group: &str, version: &str) -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
-fn aggregated_item(registry: &Registry, group: &str, versions: &[&str]) -> Value {
+fn aggregated_item(defs: &[&ResourceDef], group: &str, versions: &[&str]) -> Value {
     let versions: Vec<Value> = versions
         .iter()
         .map(|version| {
-            let resources: Vec<Value> = registry
-                .in_group_version(group, version)
+            let resources: Vec<Value> = in_group_version(defs, group, version)
                 .map(|def| {
                     let subs: Vec<Value> = def
                         .subresources
@@ -131,8 +134,14 @@ fn aggregated_list(items: Vec<Value>, version: &str) -> Value {
 }
 
 impl Discovery {
-    pub fn new(registry: &Registry, server_address: String) -> Discovery {
-        let gvs = registry.group_versions();
+    /// Discovery of `defs` (built-in resources first, then custom ones).
+    pub fn new(defs: &[&ResourceDef], server_address: String) -> Discovery {
+        let mut gvs: Vec<(&str, &str)> = Vec::new();
+        for d in defs {
+            if !gvs.contains(&(d.group, d.version)) {
+                gvs.push((d.group, d.version));
+            }
+        }
         let mut group_names: Vec<&str> = Vec::new();
         for (g, _) in &gvs {
             if !g.is_empty() && !group_names.contains(g) {
@@ -150,9 +159,9 @@ impl Discovery {
             })
             .collect();
         let groups = json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": group_names.iter().map(|g| group_json(g, &versions_of(g))).collect::<Vec<_>>()});
-        let resources = gvs.iter().map(|(g, v)| (g.to_string(), v.to_string(), resource_list(registry, g, v))).collect();
-        let core_item = aggregated_item(registry, "", &versions_of(""));
-        let group_items: Vec<Value> = group_names.iter().map(|g| aggregated_item(registry, g, &versions_of(g))).collect();
+        let resources = gvs.iter().map(|(g, v)| (g.to_string(), v.to_string(), resource_list(defs, g, v))).collect();
+        let core_item = aggregated_item(defs, "", &versions_of(""));
+        let group_items: Vec<Value> = group_names.iter().map(|g| aggregated_item(defs, g, &versions_of(g))).collect();
         Discovery {
             core_versions: json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}),
             groups,
@@ -160,7 +169,7 @@ impl Discovery {
             resources,
             aggregated_core: [aggregated_list(vec![core_item.clone()], "v2"), aggregated_list(vec![core_item], "v2beta1")],
             aggregated_groups: [aggregated_list(group_items.clone(), "v2"), aggregated_list(group_items, "v2beta1")],
-            docs: registry.all().iter().map(|d| d.openapi.clone()).collect(),
+            docs: defs.iter().filter_map(|d| d.openapi).collect(),
             openapi: OnceLock::new(),
         }
     }

@@ -1,7 +1,7 @@
 //! Request handling: authentication gate, routing, and dispatch of resource verbs to the
 //! generic storage. Responses are built in [`crate::response`].
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -35,13 +35,38 @@ impl Caller {
 /// The API: storage plus the documents served about it.
 pub struct Api {
     pub storage: Arc<Storage>,
-    pub discovery: Discovery,
+    server_address: String,
+    /// Discovery and OpenAPI, with the custom-resource generation they were built for.
+    documents: RwLock<(u64, Arc<Discovery>)>,
+}
+
+fn build_discovery(storage: &Storage, server_address: &str) -> (u64, Arc<Discovery>) {
+    let generation = storage.custom().generation;
+    let defs = storage.all_defs();
+    let refs: Vec<&ResourceDef> = defs.iter().map(|d| &**d).collect();
+    (generation, Arc::new(Discovery::new(&refs, server_address.to_string())))
 }
 
 impl Api {
     pub fn new(storage: Arc<Storage>, server_address: String) -> Api {
-        let discovery = Discovery::new(&storage.registry, server_address);
-        Api { storage, discovery }
+        let documents = RwLock::new(build_discovery(&storage, &server_address));
+        Api { storage, server_address, documents }
+    }
+
+    /// Current discovery documents, rebuilt when the set of custom resources changed.
+    pub fn discovery(&self) -> Arc<Discovery> {
+        let generation = self.storage.custom().generation;
+        {
+            let current = self.documents.read().unwrap_or_else(|p| p.into_inner());
+            if current.0 == generation {
+                return current.1.clone();
+            }
+        }
+        let mut current = self.documents.write().unwrap_or_else(|p| p.into_inner());
+        if current.0 != generation {
+            *current = build_discovery(&self.storage, &self.server_address);
+        }
+        current.1.clone()
     }
 
     pub async fn handle(&self, req: Request<Incoming>, caller: &Caller) -> Response {
@@ -61,18 +86,19 @@ impl Api {
     }
 
     async fn dispatch(&self, req: Request<Incoming>, target: Route, format: &Format) -> ApiResult<Response> {
+        let discovery = || self.discovery();
         match target {
             Route::Health(_) => Ok(response::text("ok")),
             Route::Version => Ok(response::json(200, &crate::discovery::version())),
-            Route::CoreVersions => Ok(self.discovery.core_versions(format)),
-            Route::Groups => Ok(self.discovery.groups(format)),
-            Route::Group(g) => self.discovery.group(&g).map(|v| response::json(200, &v)),
-            Route::GroupVersion { group, version } => self.discovery.resources(&group, &version).map(|v| response::json(200, &v)),
+            Route::CoreVersions => Ok(discovery().core_versions(format)),
+            Route::Groups => Ok(discovery().groups(format)),
+            Route::Group(g) => discovery().group(&g).map(|v| response::json(200, &v)),
+            Route::GroupVersion { group, version } => discovery().resources(&group, &version).map(|v| response::json(200, &v)),
             Route::OpenApiV2 => {
-                Ok(self.discovery.openapi_v2(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok())))
+                Ok(discovery().openapi_v2(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok())))
             }
-            Route::OpenApiV3Index => Ok(self.discovery.openapi_v3_index()),
-            Route::OpenApiV3 { group, version } => self.discovery.openapi_v3(&group, &version).ok_or(ApiError::NoRoute),
+            Route::OpenApiV3Index => Ok(discovery().openapi_v3_index()),
+            Route::OpenApiV3 { group, version } => discovery().openapi_v3(&group, &version).ok_or(ApiError::NoRoute),
             Route::Resource(p) => self.resource(req, p, format).await,
             Route::NotFound => Err(ApiError::NoRoute),
         }
@@ -80,7 +106,8 @@ impl Api {
 
     async fn resource(&self, req: Request<Incoming>, p: ResourcePath, format: &Format) -> ApiResult<Response> {
         let storage = &self.storage;
-        let def = storage.registry.get(&p.group, &p.version, &p.resource).ok_or(ApiError::NoRoute)?;
+        let def = storage.resolve(&p.group, &p.version, &p.resource).ok_or(ApiError::NoRoute)?;
+        let def = &*def;
         if p.namespace.is_some() && !def.namespaced {
             return Err(ApiError::NoRoute);
         }

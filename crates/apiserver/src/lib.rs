@@ -4,6 +4,7 @@
 //! [`run`] is the whole server: certificates, listener, system namespaces, namespace
 //! lifecycle, and request handling until shutdown.
 
+pub mod crd;
 pub mod decode;
 pub mod discovery;
 pub mod error;
@@ -79,12 +80,14 @@ pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receive
     let storage = Arc::new(storage::Storage::new(registry::Registry::builtin(), store));
     namespace_lifecycle::ensure_system_namespaces(&storage).await.map_err(RunError::Bootstrap)?;
     let lifecycle = tokio::spawn(namespace_lifecycle::run(storage.clone()));
+    let crds = tokio::spawn(crd::controller::CrdController::new(storage.clone()).run());
     let api = Arc::new(handler::Api::new(storage, server_address));
     let warm = api.clone();
     // The OpenAPI documents are built in the background so that startup stays fast.
-    tokio::task::spawn_blocking(move || warm.discovery.warm());
+    tokio::task::spawn_blocking(move || warm.discovery().warm());
     ready(addr);
     listener.serve(api, shutdown).await;
     lifecycle.abort();
+    crds.abort();
     Ok(())
 }

@@ -32,7 +32,7 @@ pub async fn ensure_system_namespaces(storage: &Storage) -> Result<(), ApiError>
 async fn empty_namespace(storage: &Storage, ns: &str) -> Result<bool, ApiError> {
     let mut remaining = 0;
     let opts = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
-    for def in storage.registry.all().iter().filter(|d| d.namespaced) {
+    for def in storage.all_defs().iter().filter(|d| d.namespaced) {
         let deleted = storage.delete_collection(def, Some(ns), &opts, &Query::default()).await?;
         // Objects held by finalizers are still there.
         remaining += deleted.iter().filter(|o| o["metadata"]["deletionTimestamp"].is_string()).count();

@@ -44,6 +44,12 @@ pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
 /// The stored bytes with `metadata.resourceVersion` set to `rv`.
 pub fn with_version(stored: &[u8], rv: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(stored.len() + 32);
+    write_with_version(&mut out, stored, rv);
+    out
+}
+
+/// Appends the stored bytes with `metadata.resourceVersion` set to `rv` to `out`.
+pub fn write_with_version(out: &mut Vec<u8>, stored: &[u8], rv: i64) {
     match stored.windows(METADATA_OPEN.len()).position(|w| w == METADATA_OPEN) {
         Some(pos) => {
             let split = pos + METADATA_OPEN.len();
@@ -58,6 +64,18 @@ pub fn with_version(stored: &[u8], rv: i64) -> Vec<u8> {
         }
         None => out.extend_from_slice(stored),
     }
+}
+
+/// Stored bytes (which start with `{"apiVersion":"...",`) with another `apiVersion`; used to
+/// serve a custom resource stored in one version through another (None conversion).
+pub fn with_api_version(stored: &[u8], api_version: &str) -> Vec<u8> {
+    const PREFIX: &[u8] = b"{\"apiVersion\":\"";
+    let Some(rest) = stored.strip_prefix(PREFIX) else { return stored.to_vec() };
+    let Some(end) = rest.iter().position(|b| *b == b'"') else { return stored.to_vec() };
+    let mut out = Vec::with_capacity(stored.len() + api_version.len());
+    out.extend_from_slice(PREFIX);
+    out.extend_from_slice(api_version.as_bytes());
+    out.extend_from_slice(&rest[end..]);
     out
 }
 
@@ -123,6 +141,14 @@ mod tests {
         assert_eq!(back["metadata"]["name"], "x");
         assert_eq!(back["data"]["a"], "1");
         assert_eq!(from_stored(&stored, 42).unwrap(), back);
+    }
+
+    #[test]
+    fn api_version_is_replaced_in_place() {
+        let stored = to_stored(&json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})).unwrap();
+        let back: Value = serde_json::from_slice(&with_api_version(&stored, "example.com/v2")).unwrap();
+        assert_eq!(back["apiVersion"], "example.com/v2");
+        assert_eq!(back["metadata"]["name"], "w");
     }
 
     #[test]

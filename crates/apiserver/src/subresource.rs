@@ -34,19 +34,47 @@ fn selector_string(obj: &Value) -> String {
     parts.join(",")
 }
 
-fn scale_of(obj: &Value) -> Value {
+/// Where replicas live: custom resources say so in their CRD.
+fn scale_paths(def: &ResourceDef) -> (String, String) {
+    match def.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+        Some(p) => (p.spec_replicas.clone(), p.status_replicas.clone()),
+        None => ("spec.replicas".into(), "status.replicas".into()),
+    }
+}
+
+fn at_path<'a>(obj: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(obj, |v, k| &v[k])
+}
+
+fn set_path(obj: &mut Value, path: &str, value: Value) {
+    let mut cur = obj;
+    for key in path.split('.') {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        cur = &mut cur[key];
+    }
+    *cur = value;
+}
+
+fn scale_of(def: &ResourceDef, obj: &Value) -> Value {
+    let (spec_path, status_path) = scale_paths(def);
+    let selector = match def.custom.as_ref().and_then(|c| c.scale.as_ref()).and_then(|s| s.label_selector.as_deref()) {
+        Some(path) => at_path(obj, path).as_str().unwrap_or_default().to_string(),
+        None => selector_string(obj),
+    };
     let meta = &obj["metadata"];
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"], "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
-        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector_string(obj)},
+        "spec": {"replicas": at_path(obj, &spec_path).as_i64().unwrap_or(0)},
+        "status": {"replicas": at_path(obj, &status_path).as_i64().unwrap_or(0), "selector": selector},
     })
 }
 
 pub async fn get_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<Value> {
-    Ok(scale_of(&storage.get(def, ns, name).await?))
+    Ok(scale_of(def, &storage.get(def, ns, name).await?))
 }
 
 /// Sets `spec.replicas` from a Scale object.
@@ -55,11 +83,12 @@ pub async fn put_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>, n
         .as_i64()
         .filter(|r| *r >= 0)
         .ok_or_else(|| ApiError::Invalid(subject(def, name), vec![crate::error::FieldError::invalid("spec.replicas", "must be greater than or equal to 0")]))?;
+    let (spec_path, _) = scale_paths(def);
     let precondition = meta_str(&scale, "resourceVersion").filter(|rv| !rv.is_empty()).map(str::to_string);
     let written = storage
         .guaranteed_update(def, ns, name, None, q, |old| {
             let mut new = old.clone();
-            new["spec"]["replicas"] = json!(replicas);
+            set_path(&mut new, &spec_path, json!(replicas));
             match &precondition {
                 Some(rv) => new["metadata"]["resourceVersion"] = json!(rv),
                 None => {
@@ -71,11 +100,11 @@ pub async fn put_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>, n
             Ok(new)
         })
         .await?;
-    Ok(scale_of(&written.object))
+    Ok(scale_of(def, &written.object))
 }
 
 pub async fn patch_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str, body: &[u8], media: MediaType, q: &Query) -> ApiResult<Value> {
-    let current = scale_of(&storage.get(def, ns, name).await?);
+    let current = scale_of(def, &storage.get(def, ns, name).await?);
     let mut patched = current.clone();
     match media {
         MediaType::JsonPatch => {

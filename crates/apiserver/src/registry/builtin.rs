@@ -6,6 +6,10 @@ use k8s_openapi::api::{
     policy::v1 as policy, rbac::v1 as rbac, storage::v1 as storage,
 };
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+
+use crate::crd::strategy::CrdStrategy;
+
 use super::strategies::core::{DataStrategy, EventStrategy, NamespaceStrategy, NodeStrategy, ServiceStrategy, VolumeStrategy};
 use super::strategies::pod::PodStrategy;
 use super::strategies::workload::{Workload, WorkloadStrategy};
@@ -56,4 +60,5 @@ pub fn register(r: &mut Registry) {
     r.add::<rbac::ClusterRoleBinding>(names(&[], &[], &[]), AnyName);
     r.add::<policy::PodDisruptionBudget>(names(&["pdb"], &[], STATUS), WithStatus);
     r.add::<autoscaling::HorizontalPodAutoscaler>(names(&["hpa"], ALL, STATUS), WithStatus);
+    r.add::<apiextensions::CustomResourceDefinition>(names(&["crd", "crds"], &[], STATUS), CrdStrategy);
 }

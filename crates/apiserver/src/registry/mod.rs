@@ -16,7 +16,7 @@ pub use strategy::{NameRule, Strategy};
 
 /// Decodes a JSON object into the resource's typed form and back: unknown fields are dropped
 /// and types checked. Errors name the offending field path.
-pub type Codec = fn(&Value) -> Result<Value, String>;
+pub type Codec = Box<dyn Fn(&Value) -> Result<Value, String> + Send + Sync>;
 
 fn roundtrip<T: Serialize + DeserializeOwned>(value: &Value) -> Result<Value, String> {
     let typed: T = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
@@ -40,7 +40,10 @@ pub struct ResourceDef {
     pub subresources: &'static [&'static str],
     pub codec: Codec,
     pub strategy: Box<dyn Strategy>,
-    pub openapi: gantry_openapi::ResourceDoc,
+    /// The OpenAPI entry of a built-in type (custom resources publish their CRD schema).
+    pub openapi: Option<gantry_openapi::ResourceDoc>,
+    /// What a custom resource adds; `None` for built-in types.
+    pub custom: Option<crate::crd::CustomInfo>,
 }
 
 impl ResourceDef {
@@ -67,6 +70,33 @@ impl ResourceDef {
             Some(ns) if self.namespaced => format!("{}{ns}/{name}", self.key_prefix()),
             _ => format!("{}{name}", self.key_prefix()),
         }
+    }
+
+    /// A stored object as served through this resource: resource version spliced in, and
+    /// for custom resources the served version as `apiVersion`.
+    pub fn render(&self, stored: &[u8], rv: i64) -> Vec<u8> {
+        let bytes = crate::object::with_version(stored, rv);
+        match self.custom {
+            None => bytes,
+            Some(_) => crate::object::with_api_version(&bytes, &self.api_version()),
+        }
+    }
+
+    /// Appends [`ResourceDef::render`]'s bytes to `out` (no copy for built-in resources).
+    pub fn render_into(&self, out: &mut Vec<u8>, stored: &[u8], rv: i64) {
+        match self.custom {
+            None => crate::object::write_with_version(out, stored, rv),
+            Some(_) => out.extend_from_slice(&self.render(stored, rv)),
+        }
+    }
+
+    /// A stored object parsed, as served through this resource.
+    pub fn decode(&self, stored: &[u8], rv: i64) -> crate::error::ApiResult<Value> {
+        let mut obj = crate::object::from_stored(stored, rv)?;
+        if self.custom.is_some() {
+            obj["apiVersion"] = Value::String(self.api_version());
+        }
+        Ok(obj)
     }
 
     pub fn verbs(&self) -> &'static [&'static str] {
@@ -99,7 +129,7 @@ impl Registry {
 
     pub fn add<T>(&mut self, names: Names, strategy: impl Strategy + 'static)
     where
-        T: k8s_openapi::Resource + k8s_openapi::ListableResource + Serialize + DeserializeOwned + schemars::JsonSchema,
+        T: k8s_openapi::Resource + k8s_openapi::ListableResource + Serialize + DeserializeOwned + schemars::JsonSchema + 'static,
     {
         let namespaced = std::any::type_name::<T::Scope>().ends_with("NamespaceResourceScope");
         let def = ResourceDef {
@@ -112,9 +142,10 @@ impl Registry {
             categories: names.categories,
             namespaced,
             subresources: names.subresources,
-            codec: roundtrip::<T>,
+            codec: Box::new(roundtrip::<T>),
             strategy: Box::new(strategy),
-            openapi: gantry_openapi::ResourceDoc {
+            custom: None,
+            openapi: Some(gantry_openapi::ResourceDoc {
                 group: T::GROUP,
                 version: T::VERSION,
                 kind: T::KIND,
@@ -122,7 +153,7 @@ impl Registry {
                 namespaced,
                 subresources: names.subresources,
                 schema: schema_of::<T>,
-            },
+            }),
         };
         let key = (def.group.to_string(), def.version.to_string(), def.plural.to_string());
         self.index.insert(key, self.defs.len());

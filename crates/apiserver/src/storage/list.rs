@@ -90,7 +90,9 @@ impl Storage {
         let end = prefix_end(&prefix);
         let (mut rev, mut start) = self.list_start(def, &prefix, q)?;
         let filtering = !q.label_selector.is_empty() || !q.field_selector.is_empty();
-        let mut items: Vec<u8> = Vec::with_capacity(4096);
+        // One buffer, written once: items first, list metadata (known at the end) last.
+        let mut body: Vec<u8> = Vec::with_capacity(64 * 1024);
+        body.extend_from_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"items\":[", def.kind, def.api_version()).as_bytes());
         let mut count = 0usize;
         let mut next: Option<String> = None;
         let chunk = if q.limit == 0 { 0 } else { q.limit.max(if filtering { 500 } else { 0 }) };
@@ -116,9 +118,9 @@ impl Storage {
                     }
                 }
                 if count > 0 {
-                    items.push(b',');
+                    body.push(b',');
                 }
-                items.extend_from_slice(&object::with_version(&kv.value, kv.mod_revision));
+                def.render_into(&mut body, &kv.value, kv.mod_revision);
                 count += 1;
                 if q.limit > 0 && count == q.limit {
                     break;
@@ -142,12 +144,9 @@ impl Storage {
         if let Some(start) = next {
             meta["continue"] = Value::String(encode_continue(rev, &start));
         }
-        let mut body = Vec::with_capacity(items.len() + 256);
-        body.extend_from_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":", def.kind, def.api_version()).as_bytes());
+        body.extend_from_slice(b"],\"metadata\":");
         body.extend_from_slice(meta.to_string().as_bytes());
-        body.extend_from_slice(b",\"items\":[");
-        body.extend_from_slice(&items);
-        body.extend_from_slice(b"]}");
+        body.push(b'}');
         Ok(ListPage { body, revision: rev })
     }
 
@@ -162,7 +161,7 @@ impl Storage {
             .map_err(|e| ApiError::from_store(e, &subject(def, "")))?;
         let mut out = Vec::new();
         for kv in page.kvs {
-            let obj = object::from_stored(&kv.value, kv.mod_revision)?;
+            let obj = def.decode(&kv.value, kv.mod_revision)?;
             if matches(&obj, q) {
                 out.push(obj);
             }

@@ -6,7 +6,7 @@ mod delete;
 mod list;
 mod watch;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use gantry_store::{KeyValue, Store};
 use serde_json::{Value, json};
@@ -15,6 +15,7 @@ pub use delete::DeleteOptions;
 pub use list::ListPage;
 pub use watch::WatchOptions;
 
+use crate::crd::CustomRegistry;
 use crate::decode::unknown_fields;
 use crate::error::{ApiError, ApiResult, FieldError, Subject};
 use crate::object::{self, meta_mut, meta_str, set_meta};
@@ -34,7 +35,24 @@ pub struct Written {
 /// The registry plus the store: everything a request needs.
 pub struct Storage {
     pub registry: Registry,
+    custom: RwLock<Arc<CustomRegistry>>,
     pub store: Arc<dyn Store>,
+}
+
+/// A resolved resource: built in (borrowed from the registry) or custom (shared).
+pub enum DefRef<'a> {
+    Builtin(&'a ResourceDef),
+    Custom(Arc<ResourceDef>),
+}
+
+impl std::ops::Deref for DefRef<'_> {
+    type Target = ResourceDef;
+    fn deref(&self) -> &ResourceDef {
+        match self {
+            DefRef::Builtin(d) => d,
+            DefRef::Custom(d) => d,
+        }
+    }
 }
 
 /// Metadata only the server sets; carried over from the stored object on update.
@@ -62,7 +80,34 @@ fn desired_state(obj: &Value) -> Value {
 
 impl Storage {
     pub fn new(registry: Registry, store: Arc<dyn Store>) -> Storage {
-        Storage { registry, store }
+        Storage { registry, custom: RwLock::new(Arc::new(CustomRegistry::default())), store }
+    }
+
+    /// The custom resources served right now.
+    pub fn custom(&self) -> Arc<CustomRegistry> {
+        self.custom.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Serves a new set of custom resources.
+    pub fn replace_custom(&self, mut next: CustomRegistry) {
+        let mut current = self.custom.write().unwrap_or_else(|p| p.into_inner());
+        next.generation = current.generation + 1;
+        *current = Arc::new(next);
+    }
+
+    /// Finds a resource by group, version and plural: built-in first, then custom.
+    pub fn resolve(&self, group: &str, version: &str, plural: &str) -> Option<DefRef<'_>> {
+        if let Some(def) = self.registry.get(group, version, plural) {
+            return Some(DefRef::Builtin(def));
+        }
+        self.custom().get(group, version, plural).map(DefRef::Custom)
+    }
+
+    /// Every served resource, built-in then custom.
+    pub fn all_defs(&self) -> Vec<DefRef<'_>> {
+        let mut defs: Vec<DefRef<'_>> = self.registry.all().iter().map(DefRef::Builtin).collect();
+        defs.extend(self.custom().all().into_iter().map(DefRef::Custom));
+        defs
     }
 
     /// Reads an object and its revision.
@@ -70,7 +115,7 @@ impl Storage {
         let key = def.object_key(ns, name);
         let (kv, _) = self.store.get(&key).await.map_err(|e| ApiError::from_store(e, &subject(def, name)))?;
         let kv = kv.ok_or_else(|| ApiError::NotFound(subject(def, name)))?;
-        Ok((object::from_stored(&kv.value, kv.mod_revision)?, kv))
+        Ok((def.decode(&kv.value, kv.mod_revision)?, kv))
     }
 
     pub async fn get(&self, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<Value> {
@@ -151,6 +196,9 @@ impl Storage {
     }
 
     pub async fn create(&self, def: &ResourceDef, ns: Option<&str>, body: Value, q: &Query) -> ApiResult<Written> {
+        if def.custom.as_ref().is_some_and(|c| c.terminating) {
+            return Err(ApiError::MethodNotAllowed);
+        }
         let (mut obj, warnings) = self.normalize(def, ns, body, q)?;
         let meta = meta_mut(&mut obj);
         if meta.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {

@@ -55,10 +55,10 @@ fn emit(convert: Option<&Convert>, kind: &str, object: &[u8]) -> Bytes {
 }
 
 /// What a watcher with selectors sees of one store event.
-fn classify(event: &Event, q: &Query) -> ApiResult<Option<(&'static str, Vec<u8>)>> {
+fn classify(def: &ResourceDef, event: &Event, q: &Query) -> ApiResult<Option<(&'static str, Vec<u8>)>> {
     let filtering = !q.label_selector.is_empty() || !q.field_selector.is_empty();
     let kv = &event.kv;
-    let body = || object::with_version(&kv.value, kv.mod_revision);
+    let body = || def.render(&kv.value, kv.mod_revision);
     if !filtering {
         let kind = match (event.kind, &event.prev) {
             (EventKind::Delete, _) => "DELETED",
@@ -124,13 +124,14 @@ impl Storage {
         let storage = self.clone();
         let (group, version, plural) = (def.group, def.version, def.plural);
         tokio::spawn(async move {
-            let Some(def) = storage.registry.get(group, version, plural) else { return };
+            let Some(def) = storage.resolve(group, version, plural) else { return };
+            let def = &*def;
             for kv in initial {
                 let obj = match object::from_stored(&kv.value, kv.mod_revision) {
                     Ok(o) => o,
                     Err(_) => continue,
                 };
-                if matches(&obj, &q) && tx.send(emit(convert.as_ref(), "ADDED", &object::with_version(&kv.value, kv.mod_revision))).await.is_err() {
+                if matches(&obj, &q) && tx.send(emit(convert.as_ref(), "ADDED", &def.render(&kv.value, kv.mod_revision))).await.is_err() {
                     return;
                 }
             }
@@ -156,7 +157,7 @@ impl Storage {
                         Some(Err(_)) => return,
                         Some(Ok(event)) => {
                             last_rev = event.kv.mod_revision;
-                            match classify(&event, &q) {
+                            match classify(def, &event, &q) {
                                 Ok(Some((kind, body))) => {
                                     if tx.send(emit(convert.as_ref(), kind, &body)).await.is_err() {
                                         return;
