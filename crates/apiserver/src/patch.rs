@@ -45,9 +45,7 @@ fn parse(body: &[u8], media: MediaType) -> ApiResult<Patch> {
 pub fn merge_schema(def: &ResourceDef) -> Arc<Schema> {
     type Cache = Mutex<HashMap<(&'static str, &'static str, &'static str), Arc<Schema>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    // `.into()` accepts both a plain and an optional OpenAPI entry.
-    let doc: Option<gantry_openapi::ResourceDoc> = def.openapi.into();
-    let Some(doc) = doc else {
+    let Some(doc) = def.openapi else {
         return Arc::new(Schema::default());
     };
     let key = (doc.group, doc.version, doc.kind);
