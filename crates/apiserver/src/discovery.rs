@@ -169,7 +169,7 @@ impl Discovery {
             resources,
             aggregated_core: [aggregated_list(vec![core_item.clone()], "v2"), aggregated_list(vec![core_item], "v2beta1")],
             aggregated_groups: [aggregated_list(group_items.clone(), "v2"), aggregated_list(group_items, "v2beta1")],
-            docs: defs.iter().filter_map(|d| d.openapi).collect(),
+            docs: defs.iter().filter_map(|d| d.openapi.clone()).collect(),
             openapi: OnceLock::new(),
         }
     }

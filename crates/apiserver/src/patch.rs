@@ -45,15 +45,16 @@ fn parse(body: &[u8], media: MediaType) -> ApiResult<Patch> {
 pub fn merge_schema(def: &ResourceDef) -> Arc<Schema> {
     type Cache = Mutex<HashMap<(&'static str, &'static str, &'static str), Arc<Schema>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    let Some(doc) = def.openapi else {
+    let Some(gantry_openapi::ResourceDoc { schema: gantry_openapi::SchemaSource::Typed(typed), .. }) = &def.openapi else {
         return Arc::new(Schema::default());
     };
-    let key = (doc.group, doc.version, doc.kind);
+    let doc = (def.group, def.version, def.kind);
+    let key = doc;
     let cache = CACHE.get_or_init(Default::default);
     if let Some(schema) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return schema;
     }
-    let schema = Arc::new(Schema::from_generator(doc.schema, doc.kind));
+    let schema = Arc::new(Schema::from_generator(*typed, def.kind));
     if let Ok(mut c) = cache.lock() {
         c.insert(key, schema.clone());
     }
@@ -106,6 +107,12 @@ pub async fn patch(
     media: MediaType,
     q: &Query,
 ) -> ApiResult<Written> {
+    if media == MediaType::StrategicMergePatch && def.custom.is_some() {
+        // As upstream: custom resources have no patch strategies to merge by.
+        return Err(ApiError::UnsupportedMediaType(
+            "strategic merge patch is not supported for custom resources; use a JSON merge patch or JSON patch".into(),
+        ));
+    }
     let patch = parse(body, media)?;
     let schema = match patch {
         Patch::Strategic(_) => merge_schema(def),

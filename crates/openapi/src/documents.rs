@@ -53,7 +53,7 @@ impl Documents {
             by_gv
                 .entry((resource.group, resource.version))
                 .or_default()
-                .push(*resource);
+                .push(resource.clone());
         }
         let mut group_versions = BTreeMap::new();
         let mut paths = serde_json::Map::new();

@@ -34,8 +34,18 @@ mod v3;
 
 pub use documents::{Document, Documents};
 
+/// Where a resource's schema comes from.
+#[derive(Clone)]
+pub enum SchemaSource {
+    /// A k8s-openapi type: adds the kind's schema to the generator and returns a `$ref` to
+    /// it, e.g. `|g| g.subschema_for::<Pod>()`.
+    Typed(fn(&mut schemars::SchemaGenerator) -> schemars::Schema),
+    /// A custom resource's structural schema, from its CRD.
+    Json(std::sync::Arc<serde_json::Value>),
+}
+
 /// One served resource, as the documents describe it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct ResourceDoc {
     /// API group; `""` for the core group.
     pub group: &'static str,
@@ -52,10 +62,9 @@ pub struct ResourceDoc {
     /// Binding, create only), `eviction` (policy/v1 Eviction, create only),
     /// `log` (text). Others get a plain GET without a GVK.
     pub subresources: &'static [&'static str],
-    /// Adds the kind's schema to the generator and returns a `$ref` to it,
-    /// e.g. `|g| g.subschema_for::<Pod>()`. The list kind (`PodList`) is
-    /// derived from it: its schema is built here from the item schema.
-    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    /// The kind's schema. The list kind (`PodList`) is derived from it: its
+    /// schema is built here from the item schema.
+    pub schema: SchemaSource,
 }
 
 impl std::fmt::Debug for ResourceDoc {
@@ -86,7 +95,7 @@ pub fn v3_group_version(
     let in_gv: Vec<ResourceDoc> = resources
         .iter()
         .filter(|r| r.group == group && r.version == version)
-        .copied()
+        .cloned()
         .collect();
     if in_gv.is_empty() {
         return None;

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::Binding;
 use k8s_openapi::api::policy::v1::Eviction;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Patch, Status};
 
-use crate::ResourceDoc;
+use crate::{ResourceDoc, SchemaSource};
 use crate::model::{Body, Gvk, Method, Operation, Payload, Route};
 use crate::parameters::{self, Param};
 use crate::schemas::SchemaSet;
@@ -78,7 +78,10 @@ pub(crate) fn routes(resource: &ResourceDoc, schemas: &mut SchemaSet) -> Vec<Rou
         resource.version,
         resource.kind
     );
-    let kind = schemas.add_with(resource.schema, &fallback);
+    let kind = match &resource.schema {
+        SchemaSource::Typed(schema) => schemas.add_with(*schema, &fallback),
+        SchemaSource::Json(schema) => schemas.add_custom(schema, &fallback),
+    };
     let list = schemas.add_list(&kind, resource.kind, resource.plural);
     schemas.tag(&kind, gvk.clone());
     schemas.tag(

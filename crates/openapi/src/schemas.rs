@@ -102,6 +102,24 @@ impl SchemaSet {
         }
     }
 
+    /// Adds a custom resource's structural schema under `name`, with `apiVersion`, `kind`
+    /// and `metadata` described as for every Kubernetes object; returns `name`.
+    pub fn add_custom(&mut self, schema: &Value, name: &str) -> String {
+        let meta = self.add::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>();
+        let mut schema = schema.clone();
+        if !schema.is_object() {
+            schema = serde_json::json!({"type": "object"});
+        }
+        if !schema["properties"].is_object() {
+            schema["properties"] = serde_json::json!({});
+        }
+        schema["properties"]["apiVersion"] = serde_json::json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."});
+        schema["properties"]["kind"] = serde_json::json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."});
+        schema["properties"]["metadata"] = self.reference(&meta);
+        self.extra.insert(name.to_owned(), schema);
+        name.to_owned()
+    }
+
     /// Adds the schema of `T`; returns its definition name.
     pub fn add<T: JsonSchema>(&mut self) -> String {
         self.add_with(|g| g.subschema_for::<T>(), &T::schema_name())

@@ -113,7 +113,15 @@ pub fn resource_defs(crd: &Value) -> Vec<ResourceDef> {
                 Ok(pruned)
             }),
             strategy: Box::new(CustomStrategy { schema: schema.clone(), has_status }),
-            openapi: None,
+            openapi: Some(gantry_openapi::ResourceDoc {
+                group: intern(group),
+                version: intern(name),
+                kind: intern(kind),
+                plural: intern(plural),
+                namespaced,
+                subresources: intern_list(&subresources),
+                schema: gantry_openapi::SchemaSource::Json(schema.clone()),
+            }),
             custom: Some(CustomInfo {
                 crd: crd_name.clone(),
                 schema,

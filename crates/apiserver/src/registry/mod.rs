@@ -152,7 +152,7 @@ impl Registry {
                 plural: T::URL_PATH_SEGMENT,
                 namespaced,
                 subresources: names.subresources,
-                schema: schema_of::<T>,
+                schema: gantry_openapi::SchemaSource::Typed(schema_of::<T>),
             }),
         };
         let key = (def.group.to_string(), def.version.to_string(), def.plural.to_string());

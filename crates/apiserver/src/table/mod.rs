@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
 
+use crate::crd::PrinterColumn;
 use crate::registry::ResourceDef;
 use crate::response::{Format, IncludeObject};
 
@@ -110,6 +111,49 @@ const DEFAULT: Printer = Printer::new(
     },
 );
 
+/// How a resource's rows are made: a built-in printer, or a CRD's printer columns.
+#[derive(Clone)]
+enum Rows {
+    Printer(Printer),
+    Custom(Arc<Vec<PrinterColumn>>),
+}
+
+/// The row source and column definitions of a resource.
+fn rows_for(def: &ResourceDef) -> (Rows, Arc<Vec<Value>>) {
+    if let Some(custom) = &def.custom {
+        let mut printer_columns = custom.printer_columns.clone();
+        if printer_columns.is_empty() {
+            // Upstream's default for custom resources: NAME and AGE.
+            printer_columns.push(PrinterColumn {
+                name: "Age".into(),
+                type_: "date".into(),
+                format: String::new(),
+                description: doc::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>("creationTimestamp"),
+                priority: 0,
+                json_path: ".metadata.creationTimestamp".into(),
+            });
+        }
+        let definitions = Arc::new(crate::crd::printer::column_definitions(&printer_columns));
+        return (Rows::Custom(Arc::new(printer_columns)), definitions);
+    }
+    let printer = printer(def).unwrap_or(DEFAULT);
+    let definitions = columns(def, &printer);
+    (Rows::Printer(printer), definitions)
+}
+
+fn custom_cells(columns: &[PrinterColumn], obj: &Value, now: i64) -> Vec<Value> {
+    let mut cells = vec![obj["metadata"]["name"].clone()];
+    for c in columns {
+        let value = crate::crd::printer::cell(c, obj);
+        // Date columns are shown as ages, as upstream's custom resource table does.
+        cells.push(match (c.type_.as_str(), &value) {
+            ("date", Value::String(_)) => json!(format::since(&value, now)),
+            _ => value,
+        });
+    }
+    cells
+}
+
 /// Column definitions are built once per kind (their descriptions come from the API schemas).
 fn columns(def: &ResourceDef, printer: &Printer) -> Arc<Vec<Value>> {
     static CACHE: OnceLock<Mutex<HashMap<(&'static str, &'static str), Arc<Vec<Value>>>>> =
@@ -127,11 +171,17 @@ fn now() -> i64 {
 }
 
 /// The row of one object.
-fn row(printer: &Printer, obj: &Value, include: IncludeObject, now: i64) -> Value {
-    let mut row = json!({"cells": (printer.cells)(obj, now)});
-    if let Some(conditions) = printer.conditions.and_then(|f| f(obj)) {
-        row["conditions"] = conditions;
-    }
+fn row(rows: &Rows, obj: &Value, include: IncludeObject, now: i64) -> Value {
+    let mut row = match rows {
+        Rows::Printer(printer) => {
+            let mut row = json!({"cells": (printer.cells)(obj, now)});
+            if let Some(conditions) = printer.conditions.and_then(|f| f(obj)) {
+                row["conditions"] = conditions;
+            }
+            row
+        }
+        Rows::Custom(columns) => json!({"cells": custom_cells(columns, obj, now)}),
+    };
     match include {
         IncludeObject::None => {}
         IncludeObject::Metadata => row["object"] = partial_metadata(obj),
@@ -148,11 +198,11 @@ pub fn table(
     include: IncludeObject,
     list_meta: Option<&Value>,
 ) -> Value {
-    let printer = printer(def).unwrap_or(DEFAULT);
+    let (source, definitions) = rows_for(def);
     let now = now();
     let rows: Vec<Value> = items
         .iter()
-        .map(|obj| row(&printer, obj, include, now))
+        .map(|obj| row(&source, obj, include, now))
         .collect();
     let mut meta = json!({});
     match list_meta {
@@ -177,7 +227,7 @@ pub fn table(
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": meta,
-        "columnDefinitions": *columns(def, &printer),
+        "columnDefinitions": *definitions,
         "rows": rows,
     })
 }
@@ -208,14 +258,13 @@ pub fn watch_conversion(
 ) -> Option<Convert> {
     match format {
         Format::Table { include_object } => {
-            let printer = printer(def).unwrap_or(DEFAULT);
-            let columns = columns(def, &printer);
+            let (source, columns) = rows_for(def);
             let include = include.unwrap_or(*include_object);
             Some(Arc::new(move |event: &str, obj: Value| {
                 let rows = if event == "BOOKMARK" {
                     Vec::new()
                 } else {
-                    vec![row(&printer, &obj, include, now())]
+                    vec![row(&source, &obj, include, now())]
                 };
                 let rv = obj["metadata"]["resourceVersion"].clone();
                 json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv}, "columnDefinitions": *columns, "rows": rows})
