@@ -68,6 +68,8 @@ pub enum ApiError {
     Internal(String),
     #[error("the server is shutting down")]
     Unavailable,
+    #[error("{0}")]
+    Timeout(String),
 }
 
 fn resource_label(s: &Subject) -> String {
@@ -97,6 +99,7 @@ impl ApiError {
             ApiError::NotAcceptable => (406, "NotAcceptable"),
             ApiError::Internal(_) => (500, "InternalError"),
             ApiError::Unavailable => (503, "ServiceUnavailable"),
+            ApiError::Timeout(_) => (504, "Timeout"),
         }
     }
 

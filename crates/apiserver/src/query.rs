@@ -22,6 +22,8 @@ pub struct Query {
     pub continue_token: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub allow_watch_bookmarks: bool,
+    /// `sendInitialEvents` (the watch-list mode of newer clients).
+    pub send_initial_events: Option<bool>,
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
@@ -62,6 +64,7 @@ impl Query {
                 "continue" if !value.is_empty() => q.continue_token = Some(value.into_owned()),
                 "timeoutSeconds" => q.timeout_seconds = Some(parse_num(&key, &value)?),
                 "allowWatchBookmarks" => q.allow_watch_bookmarks = parse_bool(&key, &value)?,
+                "sendInitialEvents" => q.send_initial_events = Some(parse_bool(&key, &value)?),
                 "dryRun" => {
                     if value != "All" {
                         return Err(ApiError::BadRequest(format!("Invalid dryRun value: {value:?}: supported values: \"All\"")));

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use gantry_store::{Event, EventKind, prefix_end};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -83,6 +83,49 @@ fn classify(def: &ResourceDef, event: &Event, q: &Query) -> ApiResult<Option<(&'
     })
 }
 
+/// How a watch begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    /// Events after the given resource version.
+    After,
+    /// The current state as ADDED events, then changes (resourceVersion "" or "0").
+    InitialEvents,
+    /// Watch-list: the state as ADDED events, a bookmark marking their end, then changes.
+    InitialEventsThenBookmark,
+}
+
+fn watch_start(q: &Query) -> ApiResult<Start> {
+    match (q.send_initial_events, q.resource_version_match.as_deref()) {
+        (Some(true), Some("NotOlderThan")) if q.allow_watch_bookmarks => Ok(Start::InitialEventsThenBookmark),
+        (Some(true), _) => Err(ApiError::Invalid(
+            Default::default(),
+            vec![crate::error::FieldError::forbidden(
+                "sendInitialEvents",
+                "sendInitialEvents requires allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan",
+            )],
+        )),
+        (Some(false), Some("NotOlderThan")) => Ok(Start::After),
+        (_, Some(_)) => Err(ApiError::Invalid(
+            Default::default(),
+            vec![crate::error::FieldError::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            )],
+        )),
+        (_, None) if q.exact_revision().ok().flatten().is_some() => Ok(Start::After),
+        _ => Ok(Start::InitialEvents),
+    }
+}
+
+/// A BOOKMARK object; `initial_events_end` marks the end of watch-list's initial events.
+fn bookmark(def: &ResourceDef, rv: i64, initial_events_end: bool) -> Value {
+    let mut mark = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": rv.to_string()}});
+    if initial_events_end {
+        mark["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    mark
+}
+
 impl Storage {
     /// Starts a watch; events arrive on the returned channel as encoded lines.
     pub async fn watch(self: &std::sync::Arc<Self>, def: &ResourceDef, ns: Option<String>, q: Query) -> ApiResult<mpsc::Receiver<Bytes>> {
@@ -100,15 +143,22 @@ impl Storage {
         check_field_selector(def, &q)?;
         let prefix = def.collection_key(ns.as_deref());
         let (tx, rx) = mpsc::channel::<Bytes>(256);
-        // "" and "0" begin with the current state as ADDED events; an exact version replays after it.
-        let (after, initial) = match q.exact_revision()? {
-            Some(rv) => (rv, Vec::new()),
-            None => {
+        let start = watch_start(&q)?;
+        // "" and "0" begin with the current state as ADDED events; an exact version replays
+        // after it; watch-list mode sends the state (not older than the version) then a bookmark.
+        let (after, initial) = match (start, q.exact_revision()?) {
+            (Start::After, Some(rv)) => (rv, Vec::new()),
+            _ => {
                 let page = self
                     .store
                     .range(&prefix, &prefix_end(&prefix), 0, 0)
                     .await
                     .map_err(|e| ApiError::from_store(e, &subject(def, "")))?;
+                if let (Start::InitialEventsThenBookmark, Some(rv)) = (start, q.exact_revision()?) {
+                    if rv > page.revision {
+                        return Err(ApiError::Timeout(format!("Too large resource version: {rv}, current: {}", page.revision)));
+                    }
+                }
                 (page.revision, page.kvs)
             }
         };
@@ -135,6 +185,12 @@ impl Storage {
                     return;
                 }
             }
+            if start == Start::InitialEventsThenBookmark {
+                let mark = bookmark(def, after, true);
+                if tx.send(emit(convert.as_ref(), "BOOKMARK", mark.to_string().as_bytes())).await.is_err() {
+                    return;
+                }
+            }
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
             let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
@@ -143,7 +199,20 @@ impl Storage {
                 tokio::select! {
                     _ = &mut deadline => return,
                     _ = bookmarks.tick(), if q.allow_watch_bookmarks => {
-                        let mark: Value = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": last_rev.to_string()}});
+                        // The current revision is safe to report once every event up to it
+                        // that this watcher can see has been sent: drain what is ready first.
+                        let current = storage.store.revisions().await.map(|(rev, _)| rev).unwrap_or(last_rev);
+                        while let Some(next) = events.next().now_or_never() {
+                            let Some(Ok(event)) = next else { return };
+                            last_rev = event.kv.mod_revision;
+                            if let Ok(Some((kind, body))) = classify(def, &event, &q) {
+                                if tx.send(emit(convert.as_ref(), kind, &body)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        last_rev = last_rev.max(current);
+                        let mark = bookmark(def, last_rev, false);
                         if tx.send(emit(convert.as_ref(), "BOOKMARK", mark.to_string().as_bytes())).await.is_err() {
                             return;
                         }
@@ -178,6 +247,34 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watch_start_table() {
+        let q = |raw: &str| Query::parse(Some(raw)).unwrap();
+        let cases = [
+            ("", Ok(Start::InitialEvents)),
+            ("resourceVersion=0", Ok(Start::InitialEvents)),
+            ("resourceVersion=12", Ok(Start::After)),
+            ("sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", Ok(Start::InitialEventsThenBookmark)),
+            ("sendInitialEvents=true&resourceVersionMatch=NotOlderThan", Err(422)),
+            ("sendInitialEvents=true", Err(422)),
+            ("sendInitialEvents=false&resourceVersionMatch=NotOlderThan&resourceVersion=5", Ok(Start::After)),
+            ("resourceVersionMatch=Exact&resourceVersion=5", Err(422)),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(watch_start(&q(raw)).map_err(|e| e.code_reason().0), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn initial_events_end_bookmark() {
+        let registry = crate::registry::Registry::builtin();
+        let def = registry.get("", "v1", "pods").unwrap();
+        let mark = bookmark(def, 42, true);
+        assert_eq!(mark["metadata"]["resourceVersion"], "42");
+        assert_eq!(mark["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+        assert!(bookmark(def, 1, false)["metadata"]["annotations"].is_null());
+    }
 
     #[test]
     fn frames_are_json_lines() {
