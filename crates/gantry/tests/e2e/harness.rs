@@ -1,0 +1,258 @@
+//! The test harness: a real `gantry server` process on a free port in a temporary data dir,
+//! a `kubectl` driver bound to its kubeconfig, background watchers, and `wait_until`.
+//!
+//! Nothing here sleeps to synchronise: every wait polls a condition against a deadline.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a server gets to start or stop, and a watcher to see a change.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Polls `condition` until it holds; panics naming `what` when `timeout` passes first.
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        // Back-off between polls, not synchronisation: the condition decides when to go on.
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// The path of the kubectl binary of one minor version.
+pub fn kubectl_binary(minor: u32) -> PathBuf {
+    PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"))
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a probe listener");
+    listener.local_addr().expect("probe listener address").port()
+}
+
+/// A running `gantry server`; killed when dropped.
+pub struct Server {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts a server in a fresh data dir and waits until it is ready.
+    pub fn start() -> Server {
+        let dir = tempfile::Builder::new().prefix("gantry-e2e-").tempdir().expect("creating the data dir");
+        let mut server = Server { dir, port: free_port(), child: None };
+        server.spawn();
+        server
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data_dir().join("kubeconfig.yaml")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir().join("server.log")
+    }
+
+    /// The server's log so far (stderr of every start), for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("opening the server log");
+        let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(["server", "--data-dir"])
+            .arg(self.data_dir())
+            .args(["--https-port", &self.port.to_string(), "--bind-address", "127.0.0.1"])
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting gantry server");
+        self.child = Some(child);
+        let admin = Kubectl::new(self, 32);
+        let mut exited = None;
+        wait_until("the server answers /readyz", DEADLINE, || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                exited = Some(status);
+                return true;
+            }
+            self.kubeconfig().exists() && admin.run(&["get", "--raw", "/readyz"]).stdout == "ok"
+        });
+        assert!(exited.is_none(), "gantry server exited with {exited:?}:\n{}", self.log());
+        assert!(self.log().contains("gantry server ready on https://"), "no ready line in the log:\n{}", self.log());
+    }
+
+    /// Sends SIGTERM and waits until the process has exited; returns its status.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is running");
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("running kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let mut status = None;
+        wait_until("the server exits after SIGTERM", DEADLINE, || {
+            status = child.try_wait().expect("polling the server process");
+            status.is_some()
+        });
+        status.expect("exit status")
+    }
+
+    /// Stops the server cleanly and starts it again on the same data dir and port.
+    pub fn restart(&mut self) {
+        let status = self.stop();
+        assert!(status.success(), "gantry server did not exit cleanly: {status:?}\n{}", self.log());
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What one kubectl run printed.
+#[derive(Debug)]
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// One kubectl binary pointed at one server.
+pub struct Kubectl {
+    pub minor: u32,
+    bin: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    pub fn new(server: &Server, minor: u32) -> Kubectl {
+        Kubectl { minor, bin: kubectl_binary(minor), kubeconfig: server.kubeconfig() }
+    }
+
+    /// A kubectl using another kubeconfig file (for authentication tests).
+    pub fn with_kubeconfig(minor: u32, kubeconfig: PathBuf) -> Kubectl {
+        Kubectl { minor, bin: kubectl_binary(minor), kubeconfig }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        // HOME holds kubectl's discovery cache: one per test, beside the kubeconfig.
+        cmd.args(args).env("KUBECONFIG", &self.kubeconfig).env("HOME", self.kubeconfig.parent().unwrap_or(Path::new("/tmp")));
+        cmd
+    }
+
+    /// Runs kubectl with `args` and, if given, `stdin`.
+    pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = self.command(args);
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            use std::io::Write;
+            pipe.write_all(input.as_bytes()).expect("writing kubectl stdin");
+        }
+        let out = child.wait_with_output().expect("waiting for kubectl");
+        Output {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, None)
+    }
+
+    /// Runs kubectl, asserts success and returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.success, "kubectl 1.{} {args:?} failed:\n{}", self.minor, out.stderr);
+        out.stdout
+    }
+
+    /// Like [`Kubectl::ok`] with `stdin`.
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run_with(args, Some(stdin));
+        assert!(out.success, "kubectl 1.{} {args:?} failed:\n{}", self.minor, out.stderr);
+        out.stdout
+    }
+
+    /// Runs kubectl, asserts that it fails and returns stderr.
+    pub fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run_with(args, stdin);
+        assert!(!out.success, "kubectl 1.{} {args:?} succeeded but should fail:\n{}", self.minor, out.stdout);
+        out.stderr
+    }
+
+    /// Runs kubectl with `-o json` appended and parses the result.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = self.run(&all);
+        assert!(out.success, "kubectl 1.{} {all:?} failed:\n{}", self.minor, out.stderr);
+        out.json()
+    }
+
+    /// Starts a long-running kubectl (e.g. `get -w`) whose stdout is collected.
+    pub fn background(&self, args: &[&str]) -> Background {
+        let mut child = self.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("starting kubectl");
+        let seen = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stdout.take().expect("kubectl stdout");
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().expect("watch buffer").push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Background { child, seen }
+    }
+}
+
+/// A kubectl running in the background; killed when dropped.
+pub struct Background {
+    child: Child,
+    seen: Arc<Mutex<String>>,
+}
+
+impl Background {
+    pub fn stdout(&self) -> String {
+        self.seen.lock().expect("watch buffer").clone()
+    }
+
+    /// Waits until stdout satisfies `condition`; returns stdout.
+    pub fn wait_for(&self, what: &str, mut condition: impl FnMut(&str) -> bool) -> String {
+        wait_until(what, DEADLINE, || condition(&self.stdout()));
+        self.stdout()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

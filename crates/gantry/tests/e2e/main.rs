@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `gantry server` binary driven by real kubectl binaries.
+//!
+//! One test binary (`cargo test -p gantry --test e2e`); every test starts its own server in
+//! its own data dir on its own port, so tests run in parallel.
+
+mod auth;
+mod bad_input;
+mod harness;
+mod scenario;
