@@ -8,6 +8,7 @@ pub mod crd;
 pub mod decode;
 pub mod discovery;
 pub mod error;
+mod event_expiry;
 pub mod handler;
 mod namespace_lifecycle;
 pub mod object;
@@ -38,6 +39,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub bind_address: IpAddr,
     pub https_port: u16,
+    /// How long an event lives after it was last seen.
+    pub event_ttl: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,7 @@ pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receive
     namespace_lifecycle::ensure_system_namespaces(&storage).await.map_err(RunError::Bootstrap)?;
     let lifecycle = tokio::spawn(namespace_lifecycle::run(storage.clone()));
     let crds = tokio::spawn(crd::controller::CrdController::new(storage.clone()).run());
+    let expiry = tokio::spawn(event_expiry::run(storage.clone(), config.event_ttl));
     let api = Arc::new(handler::Api::new(storage, server_address));
     let warm = api.clone();
     // The OpenAPI documents are built in the background so that startup stays fast.
@@ -89,5 +93,6 @@ pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receive
     listener.serve(api, shutdown).await;
     lifecycle.abort();
     crds.abort();
+    expiry.abort();
     Ok(())
 }

@@ -21,6 +21,22 @@ pub struct ServerArgs {
     /// Port of the HTTPS API.
     #[arg(long, default_value_t = 6443)]
     https_port: u16,
+    /// How long events are kept after they were last seen (e.g. 1h, 30m, 90s).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    event_ttl: std::time::Duration,
+}
+
+/// Parses `90s`, `30m`, `1h` or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("invalid duration {s:?}: use s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -38,7 +54,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             let _ = stop.send(true);
         });
-        let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port };
+        let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port, event_ttl: args.event_ttl };
         let kubeconfig = args.data_dir.join("kubeconfig.yaml");
         gantry_apiserver::run(config, store.clone() as Arc<dyn gantry_store::Store>, stopped, |addr| {
             tracing::info!(
