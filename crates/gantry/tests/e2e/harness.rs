@@ -64,7 +64,7 @@ impl Server {
         self.data_dir().join("server.log")
     }
 
-    /// The server's log so far (stderr of every start), for failure messages.
+    /// The server's log so far (stdout and stderr of every start), for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
@@ -76,7 +76,8 @@ impl Server {
             .arg(self.data_dir())
             .args(["--https-port", &self.port.to_string(), "--bind-address", "127.0.0.1"])
             .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
+            // The ready line is tracing output: stdout today, stderr in the issue; keep both.
+            .stdout(log.try_clone().expect("cloning the log handle"))
             .stderr(log)
             .spawn()
             .expect("starting gantry server");

@@ -12,7 +12,7 @@ pub fn label_and_annotate(k: &Kubectl) {
     assert!(refused.contains("already has a value") || refused.contains("--overwrite"), "{refused}");
     k.ok(&["-n", NS, "label", "configmap", "settings", "tier=back", "--overwrite"]);
     k.ok(&["-n", NS, "label", "configmap", "settings", "team-"]);
-    assert!(k.ok(&["-n", NS, "annotate", "configmap", "settings", "owner=alice", "note=first"]).contains("configmap/settings annotated"));
+    assert!(k.ok(&["-n", NS, "annotate", "configmap", "settings", "owner=alice", "note=first"]).contains("configmap/settings annotate"), "kubectl 1.27 prints \"annotate\", later ones \"annotated\"");
     k.ok(&["-n", NS, "annotate", "deployment", "web", "kubernetes.io/change-cause=e2e"]);
 
     let cm = k.json(&["-n", NS, "get", "configmap", "settings"]);

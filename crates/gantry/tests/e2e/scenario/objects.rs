@@ -33,7 +33,7 @@ pub fn create_imperatively(k: &Kubectl) {
     assert_eq!(web["spec"]["selector"]["matchLabels"]["app"], "web");
     assert_eq!(web["metadata"]["generation"], 1);
     let again = k.fails(&["-n", NS, "create", "configmap", "settings"], None);
-    assert!(again.contains("AlreadyExists") && again.contains("already exists"), "{again}");
+    assert!(again.contains(r#"configmaps "settings" already exists"#), "{again}");
 }
 
 pub fn apply_and_reapply(k: &Kubectl) {
