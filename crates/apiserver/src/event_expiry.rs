@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::query::Query;
 use crate::storage::{DeleteOptions, Storage};
 
-/// The event resources: core/v1 and events.k8s.io/v1.
-const EVENT_RESOURCES: &[(&str, &str)] = &[("", "v1"), ("events.k8s.io", "v1")];
+/// The stored event resource (events.k8s.io/v1 is a view of it).
+const EVENT_RESOURCES: &[(&str, &str)] = &[("", "v1")];
 
 fn seconds(v: &Value) -> Option<i64> {
     v.as_str()?.parse::<k8s_openapi::jiff::Timestamp>().ok().map(|t| t.as_second())

@@ -113,6 +113,7 @@ pub fn resource_defs(crd: &Value) -> Vec<ResourceDef> {
                 Ok(pruned)
             }),
             strategy: Box::new(CustomStrategy { schema: schema.clone(), has_status }),
+            view: None,
             openapi: Some(gantry_openapi::ResourceDoc {
                 group: intern(group),
                 version: intern(name),

@@ -53,6 +53,7 @@ pub fn register(r: &mut Registry) {
     r.add::<networking::IngressClass>(names(&[], &[], &[]), Plain);
     r.add::<networking::NetworkPolicy>(names(&["netpol"], &[], &[]), Plain);
     r.add::<events::Event>(names(&["ev"], &[], &[]), EventStrategy);
+    r.view_last(&super::view::EVENTS_V1);
     r.add::<storage::StorageClass>(names(&["sc"], &[], &[]), Plain);
     r.add::<rbac::Role>(names(&[], &[], &[]), AnyName);
     r.add::<rbac::RoleBinding>(names(&[], &[], &[]), AnyName);

@@ -6,6 +6,7 @@
 mod builtin;
 pub mod strategy;
 pub(crate) mod strategies;
+pub mod view;
 
 use std::collections::HashMap;
 
@@ -44,6 +45,8 @@ pub struct ResourceDef {
     pub openapi: Option<gantry_openapi::ResourceDoc>,
     /// What a custom resource adds; `None` for built-in types.
     pub custom: Option<crate::crd::CustomInfo>,
+    /// Set when the resource is served from another resource's storage.
+    pub view: Option<&'static view::View>,
 }
 
 impl ResourceDef {
@@ -53,7 +56,11 @@ impl ResourceDef {
 
     /// The storage key prefix of this resource (all namespaces).
     pub fn key_prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { self.group };
+        let group = match self.view {
+            Some(view) => view.storage_group,
+            None if self.group.is_empty() => "core",
+            None => self.group,
+        };
         format!("/registry/{group}/{}/", self.plural)
     }
 
@@ -76,17 +83,29 @@ impl ResourceDef {
     /// for custom resources the served version as `apiVersion`.
     pub fn render(&self, stored: &[u8], rv: i64) -> Vec<u8> {
         let bytes = crate::object::with_version(stored, rv);
-        match self.custom {
-            None => bytes,
-            Some(_) => crate::object::with_api_version(&bytes, &self.api_version()),
+        match (&self.custom, self.view) {
+            (Some(_), _) => crate::object::with_api_version(&bytes, &self.api_version()),
+            (None, Some(view)) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(stored) => serde_json::to_vec(&(view.from_storage)(&stored)).unwrap_or(bytes),
+                Err(_) => bytes,
+            },
+            (None, None) => bytes,
+        }
+    }
+
+    /// The stored form of an object of this resource.
+    pub fn encode(&self, obj: &Value) -> crate::error::ApiResult<bytes::Bytes> {
+        match self.view {
+            Some(view) => crate::object::to_stored(&(view.to_storage)(obj)),
+            None => crate::object::to_stored(obj),
         }
     }
 
     /// Appends [`ResourceDef::render`]'s bytes to `out` (no copy for built-in resources).
     pub fn render_into(&self, out: &mut Vec<u8>, stored: &[u8], rv: i64) {
-        match self.custom {
-            None => crate::object::write_with_version(out, stored, rv),
-            Some(_) => out.extend_from_slice(&self.render(stored, rv)),
+        match (&self.custom, self.view) {
+            (None, None) => crate::object::write_with_version(out, stored, rv),
+            _ => out.extend_from_slice(&self.render(stored, rv)),
         }
     }
 
@@ -95,6 +114,9 @@ impl ResourceDef {
         let mut obj = crate::object::from_stored(stored, rv)?;
         if self.custom.is_some() {
             obj["apiVersion"] = Value::String(self.api_version());
+        }
+        if let Some(view) = self.view {
+            obj = (view.from_storage)(&obj);
         }
         Ok(obj)
     }
@@ -145,6 +167,7 @@ impl Registry {
             codec: Box::new(roundtrip::<T>),
             strategy: Box::new(strategy),
             custom: None,
+            view: None,
             openapi: Some(gantry_openapi::ResourceDoc {
                 group: T::GROUP,
                 version: T::VERSION,
@@ -158,6 +181,13 @@ impl Registry {
         let key = (def.group.to_string(), def.version.to_string(), def.plural.to_string());
         self.index.insert(key, self.defs.len());
         self.defs.push(def);
+    }
+
+    /// Serves the resource registered last from another resource's storage.
+    pub fn view_last(&mut self, view: &'static view::View) {
+        if let Some(def) = self.defs.last_mut() {
+            def.view = Some(view);
+        }
     }
 
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceDef> {

@@ -108,7 +108,7 @@ impl Storage {
             if opts.dry_run(q) {
                 return Ok(marked);
             }
-            let stored = object::to_stored(&marked)?;
+            let stored = def.encode(&marked)?;
             match self.store.update(&kv.key, stored, kv.mod_revision).await {
                 Ok(written) => {
                     set_meta(&mut marked, "resourceVersion", json!(written.mod_revision.to_string()));

@@ -112,7 +112,7 @@ impl Storage {
             for kv in &page.kvs {
                 last_key = Some(kv);
                 if filtering {
-                    let obj = object::from_stored(&kv.value, kv.mod_revision)?;
+                    let obj = def.decode(&kv.value, kv.mod_revision)?;
                     if !matches(&obj, q) {
                         continue;
                     }

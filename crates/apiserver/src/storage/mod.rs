@@ -224,7 +224,7 @@ impl Storage {
         if q.dry_run {
             return Ok(Written { object: obj, warnings, created: true });
         }
-        let stored = object::to_stored(&obj)?;
+        let stored = def.encode(&obj)?;
         let kv = self
             .store
             .create(&def.object_key(ns, &name), stored)
@@ -321,7 +321,7 @@ impl Storage {
         q: &Query,
     ) -> ApiResult<Written> {
         self.validate(def, new, Some(old))?;
-        let stored = object::to_stored(new)?;
+        let stored = def.encode(new)?;
         if stored == kv.value {
             return Ok(Written { object: old.clone(), warnings: Vec::new(), created: false });
         }
@@ -330,9 +330,12 @@ impl Storage {
         }
         let terminating = new["metadata"]["deletionTimestamp"].is_string();
         let no_finalizers = new["metadata"]["finalizers"].as_array().is_none_or(Vec::is_empty);
+        // A namespace also waits for its spec finalizers: the lifecycle empties it first.
+        let is_namespace = def.group.is_empty() && def.plural == "namespaces";
+        let no_spec_finalizers = !is_namespace || new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty);
         let key = def.object_key(ns, name);
         let sub = subject(def, name);
-        if terminating && no_finalizers && def.strategy.graceful_delete(new, None).is_none() {
+        if terminating && no_finalizers && no_spec_finalizers && def.strategy.graceful_delete(new, None).is_none() {
             let deleted = self.store.delete(&key, Some(kv.mod_revision)).await.map_err(|e| ApiError::from_store(e, &sub))?;
             set_meta(new, "resourceVersion", json!(deleted.mod_revision.to_string()));
             return Ok(Written { object: new.clone(), warnings: Vec::new(), created: false });

@@ -13,7 +13,6 @@ use tokio::sync::mpsc;
 use super::list::{check_field_selector, matches};
 use super::{Storage, subject};
 use crate::error::{ApiError, ApiResult};
-use crate::object;
 use crate::query::Query;
 use crate::registry::ResourceDef;
 
@@ -67,9 +66,9 @@ fn classify(def: &ResourceDef, event: &Event, q: &Query) -> ApiResult<Option<(&'
         };
         return Ok(Some((kind, body())));
     }
-    let now = matches(&object::from_stored(&kv.value, kv.mod_revision)?, q);
+    let now = matches(&def.decode(&kv.value, kv.mod_revision)?, q);
     let before = match &event.prev {
-        Some(prev) => matches(&object::from_stored(&prev.value, prev.mod_revision)?, q),
+        Some(prev) => matches(&def.decode(&prev.value, prev.mod_revision)?, q),
         None => false,
     };
     Ok(match (event.kind, before, now) {
@@ -177,7 +176,7 @@ impl Storage {
             let Some(def) = storage.resolve(group, version, plural) else { return };
             let def = &*def;
             for kv in initial {
-                let obj = match object::from_stored(&kv.value, kv.mod_revision) {
+                let obj = match def.decode(&kv.value, kv.mod_revision) {
                     Ok(o) => o,
                     Err(_) => continue,
                 };
