@@ -25,16 +25,23 @@ mod envelope;
 mod error;
 mod generated;
 mod schema;
+mod watch;
 mod wellknown;
 mod wire;
 
 pub use error::{DecodeError, EncodeError};
+pub use watch::{
+    MAX_FRAME, decode_watch_event, encode_watch_event, encode_watch_frame, frame, split_frame,
+};
 
 /// The four bytes that start every Kubernetes protobuf body.
 pub const MAGIC: [u8; 4] = *b"k8s\0";
 
 /// The media type of Kubernetes protobuf bodies.
 pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
+
+/// The media type of protobuf watch streams (length-delimited `WatchEvent` frames).
+pub const WATCH_CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf;stream=watch";
 
 /// Decodes a `k8s\0`-prefixed `runtime.Unknown` body into the object's Kubernetes JSON, with
 /// `apiVersion` and `kind` set from the envelope.
