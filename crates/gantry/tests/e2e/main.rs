@@ -6,4 +6,5 @@
 mod auth;
 mod bad_input;
 mod harness;
+mod regressions;
 mod scenario;
