@@ -326,6 +326,8 @@ impl Storage {
             return Ok(Written { object: old.clone(), warnings: Vec::new(), created: false });
         }
         if q.dry_run {
+            // Nothing was written: the object keeps the version it has, as upstream.
+            set_meta(new, "resourceVersion", json!(kv.mod_revision.to_string()));
             return Ok(Written { object: new.clone(), warnings: Vec::new(), created: false });
         }
         let terminating = new["metadata"]["deletionTimestamp"].is_string();
