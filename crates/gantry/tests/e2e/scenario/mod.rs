@@ -91,6 +91,7 @@ fn run(minor: u32) {
 
     objects::create_imperatively(&k);
     objects::apply_and_reapply(&k);
+    objects::diff_and_dry_run(&k);
     objects::get_flavours(&k);
     objects::watch_sees_changes(&k);
     changes::label_and_annotate(&k);

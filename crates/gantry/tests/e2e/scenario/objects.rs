@@ -63,6 +63,20 @@ pub fn apply_and_reapply(k: &Kubectl) {
     assert_eq!(svc["spec"]["type"], "ClusterIP");
 }
 
+/// `kubectl diff` and `apply --dry-run=server` ask the server what would change, and change nothing.
+pub fn diff_and_dry_run(k: &Kubectl) {
+    let before = k.json(&["-n", NS, "get", "configmap", "api-config"]);
+    let same = k.run_with(&["diff", "-f", "-"], Some(&manifest("staging")));
+    assert!(same.success, "diff of the applied manifest is empty:\n{}{}", same.stdout, same.stderr);
+    let changed = k.run_with(&["diff", "-f", "-"], Some(&manifest("canary")));
+    assert!(!changed.success && changed.stdout.contains("+  mode: canary") && changed.stdout.contains("-  mode: staging"), "{changed:?}");
+    assert!(!changed.stdout.contains("resourceVersion"), "a dry run keeps the resourceVersion:\n{}", changed.stdout);
+    let dry = k.ok_stdin(&["apply", "--dry-run=server", "-f", "-"], &manifest("canary"));
+    assert!(dry.contains("configmap/api-config configured (server dry run)"), "{dry}");
+    let after = k.json(&["-n", NS, "get", "configmap", "api-config"]);
+    assert_eq!(after, before, "diff and dry runs changed the stored object");
+}
+
 pub fn get_flavours(k: &Kubectl) {
     let yaml = k.ok(&["-n", NS, "get", "configmap", "api-config", "-o", "yaml"]);
     let parsed: Value = serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("-o yaml is not YAML ({e}):\n{yaml}"));
