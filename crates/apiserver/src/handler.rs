@@ -73,7 +73,7 @@ impl Api {
         let started = std::time::Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let format = Format::from_accept(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok()));
+        let (format, protobuf) = Format::negotiate(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok()));
         let target = route(&path);
         let result = if !caller.authenticated && !target.is_public() {
             Err(ApiError::Unauthorized)
@@ -81,6 +81,7 @@ impl Api {
             self.dispatch(req, target, &format).await
         };
         let resp = result.unwrap_or_else(|e| response::error(&e));
+        let resp = if protobuf { crate::protobuf::transcode(resp).await } else { resp };
         tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
         resp
     }
@@ -119,6 +120,7 @@ impl Api {
         let q = Query::parse(req.uri().query())?;
         let ns = p.namespace.as_deref();
         let method = req.method().clone();
+        let protobuf = Format::negotiate(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok())).1;
         let content_type = req.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = read_body(req).await?;
         let sub = p.subresource.as_deref();
@@ -126,7 +128,7 @@ impl Api {
             (&Method::GET, None, _) if q.watch || p.watch_prefix => {
                 let convert = table::watch_conversion(def, format, q.include_object);
                 let rx = storage.watch_converted(def, p.namespace.clone(), q, convert).await?;
-                Ok(response::watch_stream(rx))
+                Ok(if protobuf && crate::protobuf::can_stream(def, format) { crate::protobuf::watch_stream(rx) } else { response::watch_stream(rx) })
             }
             (&Method::GET, None, _) => self.list(def, ns, &q, format).await,
             (&Method::GET, Some(name), Some("scale")) => subresource::get_scale(storage, def, ns, name).await.map(|v| response::json(200, &v)),

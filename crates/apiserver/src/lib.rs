@@ -14,6 +14,7 @@ mod namespace_lifecycle;
 pub mod object;
 mod patch;
 pub mod pki;
+mod protobuf;
 pub mod query;
 pub mod registry;
 pub mod response;

@@ -39,7 +39,14 @@ pub enum IncludeObject {
 impl Format {
     /// Picks the first acceptable entry of an `Accept` header.
     pub fn from_accept(accept: Option<&str>) -> Format {
-        let Some(accept) = accept else { return Format::Json };
+        Format::negotiate(accept).0
+    }
+
+    /// The first acceptable entry of an `Accept` header, and whether that entry is protobuf
+    /// (`application/vnd.kubernetes.protobuf`, plain or `as=PartialObjectMetadata[List]`; a
+    /// Table has no protobuf form upstream, so such entries are skipped).
+    pub fn negotiate(accept: Option<&str>) -> (Format, bool) {
+        let Some(accept) = accept else { return (Format::Json, false) };
         for entry in accept.split(',') {
             let mut parts = entry.split(';').map(str::trim);
             let essence = parts.next().unwrap_or_default().to_ascii_lowercase();
@@ -47,27 +54,29 @@ impl Format {
                 .filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
                 .collect();
             let param = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.as_str());
-            match (essence.as_str(), param("as"), param("g")) {
-                ("application/json", Some("Table"), Some("meta.k8s.io")) if matches!(param("v"), Some("v1" | "v1beta1")) => {
-                    return Format::Table { include_object: IncludeObject::Metadata };
+            let protobuf = essence == gantry_protobuf::CONTENT_TYPE;
+            let essence = if protobuf { "application/json" } else { essence.as_str() };
+            match (essence, param("as"), param("g")) {
+                ("application/json", Some("Table"), Some("meta.k8s.io")) if !protobuf && matches!(param("v"), Some("v1" | "v1beta1")) => {
+                    return (Format::Table { include_object: IncludeObject::Metadata }, false);
                 }
                 ("application/json", Some("PartialObjectMetadata"), Some("meta.k8s.io")) if matches!(param("v"), Some("v1" | "v1beta1")) => {
-                    return Format::PartialObjectMetadata;
+                    return (Format::PartialObjectMetadata, protobuf);
                 }
                 ("application/json", Some("PartialObjectMetadataList"), Some("meta.k8s.io")) if matches!(param("v"), Some("v1" | "v1beta1")) => {
-                    return Format::PartialObjectMetadataList;
+                    return (Format::PartialObjectMetadataList, protobuf);
                 }
-                ("application/json", Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io")) => match param("v") {
-                    Some("v2") => return Format::AggregatedDiscovery("v2"),
-                    Some("v2beta1") => return Format::AggregatedDiscovery("v2beta1"),
+                ("application/json", Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io")) if !protobuf => match param("v") {
+                    Some("v2") => return (Format::AggregatedDiscovery("v2"), false),
+                    Some("v2beta1") => return (Format::AggregatedDiscovery("v2beta1"), false),
                     _ => continue,
                 },
-                ("application/json" | "*/*" | "application/*", None, _) => return Format::Json,
-                ("application/vnd.kubernetes.protobuf", None, _) => return Format::Protobuf,
+                ("application/json", None, _) if protobuf => return (Format::Protobuf, true),
+                ("application/json" | "*/*" | "application/*", None, _) => return (Format::Json, false),
                 _ => continue,
             }
         }
-        Format::Json
+        (Format::Json, false)
     }
 }
 
@@ -160,6 +169,27 @@ mod tests {
         ];
         for (accept, want) in cases {
             assert_eq!(Format::from_accept(accept), want, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn accept_protobuf() {
+        let pom = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+        let cases = [
+            (None, (Format::Json, false)),
+            (Some("application/json"), (Format::Json, false)),
+            (Some("application/vnd.kubernetes.protobuf, */*"), (Format::Protobuf, true)),
+            (Some("application/vnd.kubernetes.protobuf,application/json"), (Format::Protobuf, true)),
+            (Some("application/vnd.kubernetes.protobuf;stream=watch"), (Format::Protobuf, true)),
+            (Some("application/json, application/vnd.kubernetes.protobuf"), (Format::Json, false)),
+            (Some(pom), (Format::PartialObjectMetadataList, true)),
+            (Some("application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"), (Format::PartialObjectMetadata, true)),
+            // Table has no protobuf form: the JSON entry that follows is chosen.
+            (Some("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1;g=meta.k8s.io"), (Format::Table { include_object: IncludeObject::Metadata }, false)),
+            (Some("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json"), (Format::Json, false)),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(Format::negotiate(accept), want, "{accept:?}");
         }
     }
 }
