@@ -6,5 +6,6 @@
 mod auth;
 mod bad_input;
 mod harness;
+mod protobuf;
 mod regressions;
 mod scenario;
