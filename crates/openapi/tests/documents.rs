@@ -309,7 +309,7 @@ fn index_hashes_are_stable_and_distinct() {
     let fewer: Vec<ResourceDoc> = builtin_resources()
         .iter()
         .filter(|r| r.plural != "cronjobs")
-        .copied()
+        .cloned()
         .collect();
     let changed = v3_index(&fewer);
     assert_ne!(
