@@ -29,6 +29,7 @@ const SPECIAL: &[(&str, &str)] = &[
     ),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.duration", "Duration"),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.fieldsv1", "RawJson"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.verbs", "Strings"),
     ("io.k8s.apimachinery.pkg.runtime.rawextension", "RawJson"),
     ("io.k8s.apimachinery.pkg.api.resource.quantity", "Quantity"),
     (

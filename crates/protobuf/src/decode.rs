@@ -139,6 +139,7 @@ fn zero(ty: Type) -> Option<Value> {
             Special::Plain => Value::Object(Map::new()),
             Special::Quantity => Value::String("0".into()),
             Special::IntOrString => Value::from(0),
+            Special::Strings => Value::Array(Vec::new()),
             _ => return None,
         },
     })
@@ -258,12 +259,35 @@ fn scalars<'a>(msg: &'static Message, bytes: &'a [u8]) -> Result<Scalars<'a>, De
     Ok(s)
 }
 
+/// The repeated strings of field 1 as a JSON array (other fields are skipped).
+fn strings_value(msg: &'static Message, bytes: &[u8]) -> Result<Value, DecodeError> {
+    let mut items = Vec::new();
+    let mut r = Reader::new(bytes, msg.name);
+    while !r.is_empty() {
+        match r.key()? {
+            (1, LEN) => {
+                let item =
+                    String::from_utf8(r.bytes()?.to_vec()).map_err(|_| DecodeError::Utf8 {
+                        message: msg.name,
+                        field: "items",
+                    })?;
+                items.push(Value::String(item));
+            }
+            (_, wire) => r.skip(wire)?,
+        }
+    }
+    Ok(Value::Array(items))
+}
+
 fn special_value(
     msg: &'static Message,
     special: Special,
     bytes: &[u8],
     depth: usize,
 ) -> Result<Option<Value>, DecodeError> {
+    if special == Special::Strings {
+        return strings_value(msg, bytes).map(Some);
+    }
     let s = scalars(msg, bytes)?;
     let out_of_range = |reason: String| DecodeError::OutOfRange {
         message: msg.name,
@@ -276,7 +300,9 @@ fn special_value(
         })
     };
     Ok(Some(match special {
-        Special::Plain => return Err(malformed(msg, "not a special message")),
+        Special::Plain | Special::Strings => {
+            return Err(malformed(msg, "not a scalar special message"));
+        }
         Special::Time | Special::MicroTime if bytes.is_empty() => return Ok(None),
         Special::Time => {
             let seconds = s.ints[1].unwrap_or(0) as i64;

@@ -223,6 +223,15 @@ fn special_into(
             }
             _ => return Err(type_error(msg, "", "an integer or a string")),
         },
+        Special::Strings => {
+            let items = value.as_array().ok_or(type_error(msg, "", "an array"))?;
+            for item in items.iter().filter(|i| !i.is_null()) {
+                let s = item
+                    .as_str()
+                    .ok_or(type_error(msg, "", "an array of strings"))?;
+                put_bytes(out, 1, s.as_bytes());
+            }
+        }
         Special::RawJson => {
             let raw =
                 serde_json::to_vec(value).map_err(|e| value_error(msg, "", "", e.to_string()))?;

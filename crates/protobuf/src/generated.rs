@@ -11321,7 +11321,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 1213
     m(
         "io.k8s.apimachinery.pkg.apis.meta.v1.Verbs",
-        Plain,
+        Strings,
         &[f(1, "items", Str, Rep)],
     ),
     // 1214

@@ -23,6 +23,9 @@ pub(crate) enum Special {
     IntOrString,
     /// `runtime.RawExtension`, `metav1.FieldsV1`, apiextensions `JSON`: raw JSON bytes in field 1.
     RawJson,
+    /// A Go named `[]string` with its own message (`metav1.Verbs`): a JSON array of the
+    /// repeated strings in field 1.
+    Strings,
 }
 
 /// The type of a field's values (`M(i)` is `MESSAGES[i]`).

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, ensure};
 use k8s_pb::api::core::v1::{Pod, PodList};
 use k8s_pb::apimachinery::pkg::apis::meta::v1::{
-    PartialObjectMetadata, PartialObjectMetadataList, Status, WatchEvent,
+    APIResourceList, PartialObjectMetadata, PartialObjectMetadataList, Status, WatchEvent,
 };
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
@@ -118,6 +118,20 @@ fn partial_object_metadata_in_protobuf() -> Result<()> {
         unwrap(&body, "meta.k8s.io/v1", "PartialObjectMetadataList")?;
     assert_eq!(pl.items.len(), 1);
     assert_eq!(pl.metadata.and_then(|m| m.r#continue).as_deref(), Some("c"));
+    Ok(())
+}
+
+/// `metav1.Verbs` is a Go `[]string` with its own message `{repeated string items = 1}`.
+#[test]
+fn discovery_verbs_are_a_message_on_the_wire() -> Result<()> {
+    let list = json!({"apiVersion": "v1", "kind": "APIResourceList", "groupVersion": "v1",
+        "resources": [{"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
+            "verbs": ["get", "list", "watch"], "shortNames": ["po"]}]});
+    let body = gantry_protobuf::encode(&list)?;
+    let pb: APIResourceList = unwrap(&body, "v1", "APIResourceList")?;
+    let verbs = pb.resources[0].verbs.clone().context("verbs")?;
+    assert_eq!(verbs.items, ["get", "list", "watch"]);
+    assert_eq!(gantry_protobuf::decode(&body)?, list);
     Ok(())
 }
 

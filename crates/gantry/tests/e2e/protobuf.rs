@@ -7,7 +7,9 @@ use std::process::Command;
 
 use base64::Engine as _;
 use k8s_pb::api::core::v1::{Pod, PodList};
-use k8s_pb::apimachinery::pkg::apis::meta::v1::{PartialObjectMetadataList, Status, WatchEvent};
+use k8s_pb::apimachinery::pkg::apis::meta::v1::{
+    APIGroupList, APIResourceList, PartialObjectMetadataList, Status, WatchEvent,
+};
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
 use serde_json::Value;
@@ -184,6 +186,24 @@ fn client_go_protobuf_gets_lists_errors_and_watches() {
     assert!(rest.is_empty(), "no partial frame at the end");
     names.sort();
     assert_eq!(names, ["a", "b", "c"]);
+
+    // Discovery lists are protobuf upstream too (client-go's discovery client may ask for it).
+    let (code, ct, body) = curl.get("/apis", CLIENT_GO);
+    assert_eq!((code, ct.as_str()), (200, PROTOBUF));
+    let groups: APIGroupList = unwrap(&body, "v1", "APIGroupList");
+    assert!(
+        groups
+            .groups
+            .iter()
+            .any(|g| g.name.as_deref() == Some("apps"))
+    );
+    let (_, _, body) = curl.get("/api/v1", CLIENT_GO);
+    let resources: APIResourceList = unwrap(&body, "v1", "APIResourceList");
+    let pods = resources
+        .resources
+        .iter()
+        .find(|r| r.name.as_deref() == Some("pods"));
+    assert_eq!(pods.and_then(|r| r.namespaced), Some(true));
 }
 
 #[test]
