@@ -1,0 +1,28 @@
+//! The controller manager: every controller is a kube-runtime `Controller` with a `reconcile`
+//! and an `error_policy`, one file each, talking only to the API server.
+//!
+//! [`run`] starts them all on one client and returns when any of them stops.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A controller's main loop, as [`run`] starts it.
+pub type ControllerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Every controller of the manager, by name.
+pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)> {
+    let _ = client;
+    Vec::new()
+}
+
+/// Runs every controller until one of them ends (they run until the process stops).
+pub async fn run(client: kube::Client) {
+    let all = controllers(client);
+    if all.is_empty() {
+        return std::future::pending().await;
+    }
+    let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+    tracing::info!("controller manager running: {}", names.join(", "));
+    let (_, index, _) = futures::future::select_all(all.into_iter().map(|(_, f)| f)).await;
+    tracing::warn!("controller {} stopped", names[index]);
+}
