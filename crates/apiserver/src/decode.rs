@@ -39,7 +39,7 @@ pub fn decode_object(body: &[u8], media: MediaType) -> ApiResult<Value> {
     let value = match media {
         MediaType::Json => serde_json::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("the body of the request could not be decoded as JSON: {e}")))?,
-        MediaType::Yaml => {
+        MediaType::Yaml | MediaType::ApplyPatch => {
             let text = std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the YAML body is not UTF-8".into()))?;
             serde_saphyr::from_str::<Value>(text)
                 .map_err(|e| ApiError::BadRequest(format!("the body of the request could not be decoded as YAML: {e}")))?

@@ -52,6 +52,9 @@ pub enum ApiError {
     AlreadyExists(Subject),
     #[error("Operation cannot be fulfilled on {} \"{}\": {}", resource_label(.0), .0.name, .1)]
     Conflict(Subject, String),
+    /// A server-side apply conflict: upstream's message and one cause per conflicting field.
+    #[error("{0}")]
+    ApplyConflict(String, Vec<FieldError>),
     #[error("{} \"{}\" is invalid: {}", .0.kind, .0.name, join_causes(.1))]
     Invalid(Subject, Vec<FieldError>),
     #[error("{0}")]
@@ -90,7 +93,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (403, "Forbidden"),
             ApiError::NotFound(_) | ApiError::NoRoute => (404, "NotFound"),
             ApiError::AlreadyExists(_) => (409, "AlreadyExists"),
-            ApiError::Conflict(..) => (409, "Conflict"),
+            ApiError::Conflict(..) | ApiError::ApplyConflict(..) => (409, "Conflict"),
             ApiError::Invalid(..) => (422, "Invalid"),
             ApiError::Gone(_) => (410, "Expired"),
             ApiError::MethodNotAllowed => (405, "MethodNotAllowed"),
@@ -119,6 +122,10 @@ impl ApiError {
             ApiError::NotFound(s) | ApiError::AlreadyExists(s) | ApiError::Conflict(s, _) | ApiError::Invalid(s, _) => Some(s),
             _ => None,
         };
+        if let ApiError::ApplyConflict(_, causes) = self {
+            let causes: Vec<Value> = causes.iter().map(|c| json!({ "reason": c.reason, "message": c.message, "field": c.field })).collect();
+            status["details"] = json!({ "causes": causes });
+        }
         if let Some(s) = subject {
             let mut details = json!({ "name": s.name, "group": s.group, "kind": if matches!(self, ApiError::Invalid(..)) { &s.kind } else { &s.plural } });
             if let ApiError::Invalid(_, causes) = self {

@@ -117,11 +117,13 @@ impl Api {
                 return Err(ApiError::NoRoute);
             }
         }
-        let q = Query::parse(req.uri().query())?;
+        let mut q = Query::parse(req.uri().query())?;
         let ns = p.namespace.as_deref();
         let method = req.method().clone();
+        q.user_agent = Some(req.headers().get(hyper::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string());
         let protobuf = Format::negotiate(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok())).1;
         let content_type = req.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        q.apply = method == Method::PATCH && media_type(content_type.as_deref()).ok() == Some(crate::decode::MediaType::ApplyPatch);
         let body = read_body(req).await?;
         let sub = p.subresource.as_deref();
         match (&method, p.name.as_deref(), sub) {
@@ -167,7 +169,7 @@ impl Api {
                     return subresource::patch_scale(storage, def, ns, name, &body, media, &q).await.map(|v| response::json(200, &v));
                 }
                 let written = patch::patch(storage, def, ns, name, sub, &body, media, &q).await?;
-                Ok(response::object(200, &written.object, format, &written.warnings))
+                Ok(response::object(if written.created { 201 } else { 200 }, &written.object, format, &written.warnings))
             }
             (&Method::DELETE, Some(name), None) => {
                 let opts = DeleteOptions::from_request(&body, &q)?;

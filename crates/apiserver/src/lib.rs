@@ -4,6 +4,7 @@
 //! [`run`] is the whole server: certificates, listener, system namespaces, namespace
 //! lifecycle, and request handling until shutdown.
 
+mod apply;
 pub mod crd;
 pub mod decode;
 pub mod discovery;

@@ -27,6 +27,13 @@ pub struct Query {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
+    /// `force` (server-side apply takes fields other managers own).
+    pub force: bool,
+    /// The request's User-Agent, naming the manager of writes without `fieldManager`; `None`
+    /// for the server's own writes (not tracked in managedFields).
+    pub user_agent: Option<String>,
+    /// The request is a server-side apply: it records its own managedFields.
+    pub apply: bool,
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
     pub pretty: bool,
@@ -84,6 +91,7 @@ impl Query {
                     }
                 }
                 "fieldManager" => q.field_manager = Some(value.into_owned()),
+                "force" => q.force = parse_bool(&key, &value)?,
                 "gracePeriodSeconds" => q.grace_period_seconds = Some(parse_num(&key, &value)?),
                 "propagationPolicy" => q.propagation_policy = Some(value.into_owned()),
                 "pretty" => q.pretty = parse_bool(&key, &value)?,

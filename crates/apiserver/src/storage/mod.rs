@@ -218,6 +218,7 @@ impl Storage {
             meta.remove("generation");
         }
         def.strategy.prepare_create(&mut obj);
+        crate::apply::track_update(def, None, &mut obj, None, q);
         self.validate(def, &obj, None)?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         self.check_namespace(def, ns, &name).await?;
@@ -264,6 +265,7 @@ impl Storage {
             }
         }
         let mut new = self.merge_update(def, new, &old, subresource);
+        crate::apply::track_update(def, Some(&old), &mut new, subresource, q);
         let mut written = self.write_update(def, ns, name, &mut new, &old, &kv, q).await?;
         written.warnings = warnings;
         Ok(written)
@@ -375,6 +377,7 @@ impl Storage {
             let (normalized, warnings) = self.normalize(def, ns, changed, q)?;
             let mut new = self.merge_update(def, normalized, &old, subresource);
             set_meta(&mut new, "name", json!(name));
+            crate::apply::track_update(def, Some(&old), &mut new, subresource, q);
             match self.write_update(def, ns, name, &mut new, &old, &kv, q).await {
                 Err(ApiError::Conflict(..)) if attempts < 5 && expected_rv.is_none() => attempts += 1,
                 Ok(mut written) => {
