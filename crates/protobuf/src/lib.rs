@@ -31,7 +31,8 @@ mod wire;
 
 pub use error::{DecodeError, EncodeError};
 pub use watch::{
-    MAX_FRAME, decode_watch_event, encode_watch_event, encode_watch_frame, frame, split_frame,
+    MAX_FRAME, Split, decode_watch_event, encode_watch_event, encode_watch_frame, frame,
+    split_frame,
 };
 
 /// The four bytes that start every Kubernetes protobuf body.

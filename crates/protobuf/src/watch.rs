@@ -49,9 +49,12 @@ pub fn encode_watch_frame(event_type: &str, object: &Value) -> Result<Vec<u8>, E
     frame(&encode_watch_event(event_type, object)?)
 }
 
+/// A frame's message and the bytes that follow the frame.
+pub type Split<'a> = (&'a [u8], &'a [u8]);
+
 /// Splits the first complete frame off `stream`: `Ok(Some((message, rest)))`, or `Ok(None)`
 /// when `stream` holds only part of a frame so far.
-pub fn split_frame(stream: &[u8]) -> Result<Option<(&[u8], &[u8])>, DecodeError> {
+pub fn split_frame(stream: &[u8]) -> Result<Option<Split<'_>>, DecodeError> {
     let Some((prefix, rest)) = stream.split_first_chunk::<4>() else {
         return Ok(None);
     };
