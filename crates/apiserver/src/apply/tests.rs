@@ -84,6 +84,7 @@ fn apply_scenarios_table() {
     let types = types();
     let first = deploy(json!({"replicas": 2, "paused": true}));
     // (manager, config, force, expected replicas, expected paused, conflict message)
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, Value, bool, Value, Value, Option<&str>)> = vec![
         ("kubectl", first.clone(), false, json!(2), json!(true), None),
         (
