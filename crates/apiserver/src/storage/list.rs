@@ -142,6 +142,15 @@ impl Storage {
         }
         let mut meta = serde_json::json!({ "resourceVersion": rev.to_string() });
         if let Some(start) = next {
+            // As upstream: the count of what is left is known only for an unfiltered list.
+            if !filtering {
+                let rest = self
+                    .store
+                    .range(&format!("{prefix}{start}"), &end, rev, 0)
+                    .await
+                    .map_err(|e| ApiError::from_store(e, &subject(def, "")))?;
+                meta["remainingItemCount"] = Value::from(rest.kvs.len());
+            }
             meta["continue"] = Value::String(encode_continue(rev, &start));
         }
         body.extend_from_slice(b"],\"metadata\":");
