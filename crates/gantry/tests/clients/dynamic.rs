@@ -130,7 +130,11 @@ async fn custom_resource_through_discovery_and_dynamic_api() {
     assert_eq!(with_status.data["status"]["ready"], true);
     assert_eq!(with_status.data["spec"]["size"], 4, "the status subresource must ignore spec changes");
     let applied = json!({"apiVersion": "clients.example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"colour": "red"}});
-    let applied = widgets.patch("w1", &PatchParams::apply("clients-test"), &Patch::Apply(&applied)).await.expect("server-side apply of a widget");
+    // spec.colour was defaulted at create, so the creating manager owns it: force, as upstream needs.
+    let force = PatchParams::apply("clients-test").force();
+    let applied = widgets.patch("w1", &force, &Patch::Apply(&applied)).await.expect("server-side apply of a widget");
+    let managers: Vec<_> = applied.managed_fields().iter().filter_map(|m| m.manager.clone()).collect();
+    assert!(managers.iter().any(|m| m == "clients-test"), "managedFields lack clients-test: {managers:?}");
     assert_eq!((applied.data["spec"]["colour"].as_str(), applied.data["spec"]["size"].as_i64()), (Some("red"), Some(4)));
 
     widgets.delete("w1", &DeleteParams::default()).await.expect("delete a widget");
