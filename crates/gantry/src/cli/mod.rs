@@ -1,5 +1,7 @@
 //! The command line: one file per subcommand.
 
+mod controller_manager;
+mod kubeconfig;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -15,12 +17,15 @@ pub struct Cli {
 enum Command {
     /// Run the control plane: API server and embedded store.
     Server(server::ServerArgs),
+    /// Run the controllers (replica sets, deployments, jobs, garbage collection, ...).
+    ControllerManager(controller_manager::ControllerManagerArgs),
 }
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Server(args) => server::run(args),
+            Command::ControllerManager(args) => controller_manager::run(args),
         }
     }
 }

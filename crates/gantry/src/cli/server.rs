@@ -24,6 +24,9 @@ pub struct ServerArgs {
     /// How long events are kept after they were last seen (e.g. 1h, 30m, 90s).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     event_ttl: std::time::Duration,
+    /// Do not run the controller manager in this process.
+    #[arg(long)]
+    disable_controller_manager: bool,
 }
 
 /// Parses `90s`, `30m`, `1h` or plain seconds.
@@ -56,17 +59,43 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         });
         let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port, event_ttl: args.event_ttl };
         let kubeconfig = args.data_dir.join("kubeconfig.yaml");
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let components = tokio::spawn(run_components(kubeconfig.clone(), ready_rx, args.disable_controller_manager));
         gantry_apiserver::run(config, store.clone() as Arc<dyn gantry_store::Store>, stopped, |addr| {
             tracing::info!(
                 "gantry server ready on https://{addr} in {} ms; kubeconfig: {}",
                 started.elapsed().as_millis(),
                 kubeconfig.display()
             );
+            let _ = ready_tx.send(());
         })
         .await?;
+        components.abort();
         store.close().await.context("closing the store")?;
         Ok(())
     })
+}
+
+/// The control-plane components that run in this process as API clients, each under its
+/// leader election lease, once the API server serves.
+async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiver<()>, disable_controller_manager: bool) {
+    if ready.await.is_err() {
+        return;
+    }
+    let client = match super::kubeconfig::client(&kubeconfig).await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!("control-plane components cannot reach the API: {e:#}");
+            return;
+        }
+    };
+    let mut tasks = Vec::new();
+    if !disable_controller_manager {
+        tasks.push(tokio::spawn(super::controller_manager::run_leading(client.clone())));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
 }
 
 async fn wait_for_signal() {
