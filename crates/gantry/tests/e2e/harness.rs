@@ -129,6 +129,8 @@ impl Drop for Server {
 #[derive(Debug)]
 pub struct Output {
     pub success: bool,
+    /// The exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -175,6 +177,7 @@ impl Kubectl {
         let out = child.wait_with_output().expect("waiting for kubectl");
         Output {
             success: out.status.success(),
+            code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
@@ -256,4 +259,26 @@ impl Drop for Background {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Declares, per `name => check`, a module `name` with one test per kubectl version issue 3 is
+/// checked with (`kubectl_1_27`, `kubectl_1_32`, `kubectl_1_33`), each calling `check(minor)`.
+#[macro_export]
+macro_rules! per_kubectl {
+    ($($name:ident => $check:ident;)*) => {$(
+        mod $name {
+            #[test]
+            fn kubectl_1_27() {
+                super::$check(27)
+            }
+            #[test]
+            fn kubectl_1_32() {
+                super::$check(32)
+            }
+            #[test]
+            fn kubectl_1_33() {
+                super::$check(33)
+            }
+        }
+    )*};
 }

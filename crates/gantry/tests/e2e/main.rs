@@ -3,9 +3,15 @@
 //! One test binary (`cargo test -p gantry --test e2e`); every test starts its own server in
 //! its own data dir on its own port, so tests run in parallel.
 
+mod apply;
 mod auth;
 mod bad_input;
+mod crd;
+mod describe;
 mod harness;
+mod machinery;
+mod patch;
 mod protobuf;
 mod regressions;
 mod scenario;
+mod tables;
