@@ -41,12 +41,10 @@ pub struct Query {
     pub include_object: Option<crate::response::IncludeObject>,
 }
 
-fn parse_bool(key: &str, value: &str) -> ApiResult<bool> {
-    match value {
-        "" | "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(ApiError::BadRequest(format!("invalid value for {key}: {value:?}"))),
-    }
+/// A boolean parameter as upstream converts it: `0` and `false` in any case are false, any
+/// other value (`True` from the Python client, the empty value of a bare `?watch`) is true.
+fn parse_bool(_key: &str, value: &str) -> ApiResult<bool> {
+    Ok(!(value == "0" || value.eq_ignore_ascii_case("false")))
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> ApiResult<T> {
@@ -139,10 +137,17 @@ mod tests {
 
     #[test]
     fn bad_values_are_400() {
-        for raw in ["limit=x", "watch=maybe", "dryRun=Some", "fieldValidation=Loud", "labelSelector=a%20b", "resourceVersion=abc"] {
+        for raw in ["limit=x", "dryRun=Some", "fieldValidation=Loud", "labelSelector=a%20b", "resourceVersion=abc"] {
             let parsed = Query::parse(Some(raw)).and_then(|q| q.exact_revision().map(|_| q));
             assert_eq!(parsed.map(|_| ()).map_err(|e| e.code_reason().0), Err(400), "{raw}");
         }
         assert!(Query::parse(Some("watch")).unwrap().watch);
+    }
+
+    #[test]
+    fn booleans_convert_as_upstream() {
+        for (raw, want) in [("True", true), ("TRUE", true), ("t", true), ("1", true), ("yes", true), ("False", false), ("FALSE", false), ("0", false)] {
+            assert_eq!(Query::parse(Some(&format!("watch={raw}"))).unwrap().watch, want, "watch={raw}");
+        }
     }
 }
