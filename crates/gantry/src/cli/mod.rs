@@ -3,6 +3,7 @@
 mod controller_manager;
 mod kubeconfig;
 mod server;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,8 @@ pub struct Cli {
 enum Command {
     /// Run the control plane: API server and embedded store.
     Server(server::ServerArgs),
+    /// Simulate nodes that run pods without containers (like KWOK).
+    Sim(sim::SimArgs),
     /// Run the controllers (replica sets, deployments, jobs, garbage collection, ...).
     ControllerManager(controller_manager::ControllerManagerArgs),
 }
@@ -25,6 +28,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Server(args) => server::run(args),
+            Command::Sim(args) => sim::run(args),
             Command::ControllerManager(args) => controller_manager::run(args),
         }
     }
