@@ -27,11 +27,15 @@ use harness::{DEADLINE, Server};
 /// A kube-rs client built the way users build one: from the server's admin kubeconfig
 /// (client-certificate authentication, embedded CA).
 pub async fn connect(server: &Server) -> Client {
+    Client::try_from(admin_config(server).await).expect("building the kube client")
+}
+
+/// The client configuration of the admin kubeconfig, before a client is built from it.
+async fn admin_config(server: &Server) -> Config {
     // Only ring is compiled in, but say so explicitly: with two providers rustls would panic.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = Kubeconfig::read_from(server.kubeconfig()).expect("reading the admin kubeconfig");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("kube config from the kubeconfig");
-    Client::try_from(config).expect("building the kube client")
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("kube config from the kubeconfig")
 }
 
 /// Starts a server (blocking: the harness polls with kubectl) and connects a client to it.
@@ -104,4 +108,30 @@ fn python_client() {
         server.log()
     );
     assert!(stdout.contains("all python client checks passed"), "client_test.py did not finish:\n{stdout}");
+}
+
+/// kube-rs over the kubeconfig's TLS settings: `/version` answers, the identity is the admin's
+/// certificate, and the same CA without the client certificate gets 401 on every API call
+/// (while `/version` stays public), as upstream with anonymous authentication disabled.
+#[tokio::test]
+async fn kube_client_authenticates_with_the_kubeconfig_certificate() {
+    let (server, client) = start().await;
+    let version = client.apiserver_version().await.expect("GET /version");
+    assert_eq!(version.major, "1");
+    assert!(version.git_version.starts_with("v1."), "gitVersion {}", version.git_version);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let names: Vec<String> = namespaces.list(&Default::default()).await.expect("list namespaces").items.into_iter().filter_map(|n| n.metadata.name).collect();
+    for system in ["default", "kube-system", "kube-public"] {
+        assert!(names.iter().any(|n| n == system), "namespace {system} missing: {names:?}");
+    }
+
+    let mut anonymous = admin_config(&server).await;
+    anonymous.auth_info = Default::default();
+    let anonymous = Client::try_from(anonymous).expect("client without a certificate");
+    assert_eq!(anonymous.apiserver_version().await.expect("/version is public").major, "1");
+    let api: Api<Namespace> = Api::all(anonymous);
+    assert_eq!(status_code(api.list(&Default::default()).await), 401, "listing without a certificate");
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "intruder"}})).expect("namespace object");
+    assert_eq!(status_code(api.create(&PostParams::default(), &ns).await), 401, "creating without a certificate");
+    assert_eq!(namespaces.get_opt("intruder").await.expect("get_opt intruder"), None, "a rejected create changed nothing");
 }
