@@ -73,7 +73,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
             .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
         let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
@@ -83,5 +83,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         gantry_sim::run(client, config)
             .await
             .context("simulating nodes")
-    })
+    });
+    // Do not wait for in-flight requests: a stopped node just stops.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }
