@@ -53,6 +53,36 @@ impl DeleteOptions {
     }
 }
 
+/// The finalizer that makes the garbage collector orphan an owner's dependents.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// The finalizer that makes the garbage collector delete an owner's blocking dependents first.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+
+/// The finalizers a delete with `policy` leaves on `obj` (upstream's
+/// deletionFinalizersForGarbageCollection): `orphan` for Orphan, `foregroundDeletion` for
+/// Foreground, neither for Background; without a policy, whichever the object already has.
+/// `None` when they do not change.
+fn gc_finalizers(obj: &Value, policy: Option<&str>) -> Option<Vec<Value>> {
+    let old: Vec<&str> = obj["metadata"]["finalizers"].as_array().map(|f| f.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let orphan = match policy {
+        Some(p) => p == "Orphan",
+        None => old.contains(&ORPHAN_FINALIZER),
+    };
+    let foreground = match policy {
+        Some(p) => p == "Foreground",
+        None => old.contains(&FOREGROUND_FINALIZER),
+    };
+    let mut new: Vec<&str> = old.iter().copied().filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER).collect();
+    if orphan {
+        new.push(ORPHAN_FINALIZER);
+    }
+    if foreground {
+        new.push(FOREGROUND_FINALIZER);
+    }
+    let same = new.len() == old.len() && new.iter().all(|f| old.contains(f));
+    (!same).then(|| new.into_iter().map(|f| json!(f)).collect())
+}
+
 fn add_seconds(secs: i64) -> String {
     let now = std::time::SystemTime::now();
     object::rfc3339(now + std::time::Duration::from_secs(secs.max(0) as u64))
@@ -73,7 +103,11 @@ impl Storage {
             if pre.resource_version.as_deref().is_some_and(|rv| rv != kv.mod_revision.to_string()) {
                 return Err(ApiError::Conflict(sub, format!("Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}", pre.resource_version.as_deref().unwrap_or_default(), kv.mod_revision)));
             }
-            let finalizers = obj["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+            let gc_finalizers = gc_finalizers(&obj, opts.propagation_policy.as_deref());
+            let finalizers = match &gc_finalizers {
+                Some(list) => !list.is_empty(),
+                None => obj["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()),
+            };
             let is_namespace = def.group.is_empty() && def.plural == "namespaces";
             let grace = def.strategy.graceful_delete(&obj, opts.grace_period_seconds);
             let mark = finalizers || is_namespace || grace.is_some();
@@ -94,14 +128,21 @@ impl Storage {
                     Err(e) => return Err(ApiError::from_store(e, &sub)),
                 }
             }
-            if obj["metadata"]["deletionTimestamp"].is_string() && grace.is_none_or(|g| Some(g) >= obj["metadata"]["deletionGracePeriodSeconds"].as_i64()) {
+            if gc_finalizers.is_none() && obj["metadata"]["deletionTimestamp"].is_string() && grace.is_none_or(|g| Some(g) >= obj["metadata"]["deletionGracePeriodSeconds"].as_i64()) {
                 // Already being deleted, and not shortened: nothing changes.
                 return Ok(obj);
             }
             let mut marked = obj.clone();
-            let grace_seconds = grace.unwrap_or(0);
-            set_meta(&mut marked, "deletionTimestamp", json!(add_seconds(grace_seconds)));
-            set_meta(&mut marked, "deletionGracePeriodSeconds", json!(grace_seconds));
+            if let Some(list) = gc_finalizers {
+                set_meta(&mut marked, "finalizers", json!(list));
+            }
+            let already = obj["metadata"]["deletionTimestamp"].is_string();
+            let shortened = grace.is_some_and(|g| Some(g) < obj["metadata"]["deletionGracePeriodSeconds"].as_i64());
+            if !already || shortened {
+                let grace_seconds = grace.unwrap_or(0);
+                set_meta(&mut marked, "deletionTimestamp", json!(add_seconds(grace_seconds)));
+                set_meta(&mut marked, "deletionGracePeriodSeconds", json!(grace_seconds));
+            }
             if is_namespace {
                 marked["status"]["phase"] = json!("Terminating");
             }
@@ -133,5 +174,30 @@ impl Storage {
             }
         }
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gc_finalizers_table() {
+        let with = |f: &[&str]| json!({"metadata": {"finalizers": f}});
+        let cases: &[(Value, Option<&str>, Option<Vec<&str>>)] = &[
+            (json!({"metadata": {}}), None, None),
+            (json!({"metadata": {}}), Some("Background"), None),
+            (json!({"metadata": {}}), Some("Orphan"), Some(vec!["orphan"])),
+            (json!({"metadata": {}}), Some("Foreground"), Some(vec!["foregroundDeletion"])),
+            (with(&["a"]), Some("Foreground"), Some(vec!["a", "foregroundDeletion"])),
+            (with(&["orphan"]), None, None),
+            (with(&["orphan"]), Some("Foreground"), Some(vec!["foregroundDeletion"])),
+            (with(&["foregroundDeletion", "a"]), Some("Background"), Some(vec!["a"])),
+            (with(&["orphan"]), Some("Orphan"), None),
+        ];
+        for (obj, policy, want) in cases {
+            let want = want.as_ref().map(|w| w.iter().map(|f| json!(f)).collect::<Vec<_>>());
+            assert_eq!(gc_finalizers(obj, *policy), want, "{obj} {policy:?}");
+        }
     }
 }
