@@ -13,6 +13,7 @@ use crate::validation::{is_dns1123_label, is_dns1123_subdomain};
 pub struct PodStrategy;
 
 const DEFAULT_GRACE_SECONDS: i64 = 30;
+const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 
 impl Strategy for PodStrategy {
     fn has_status(&self) -> bool {
@@ -31,6 +32,9 @@ impl Strategy for PodStrategy {
 
     fn prepare_create(&self, obj: &mut Value) {
         obj["status"] = json!({ "phase": "Pending", "qosClass": qos_class(&obj["spec"]) });
+        if let Some(spec) = obj.get_mut("spec") {
+            default_toleration_seconds(spec);
+        }
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
@@ -115,6 +119,27 @@ pub fn default_pod_spec(spec: &mut Value) {
     }
 }
 
+/// Upstream's DefaultTolerationSeconds admission: a new pod tolerates the `not-ready` and
+/// `unreachable` NoExecute taints for 300 s unless it already says how long.
+pub fn default_toleration_seconds(spec: &mut Value) {
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let tolerations = spec["tolerations"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let covered = tolerations.iter().any(|t| {
+            let effect = t["effect"].as_str().unwrap_or_default();
+            let key_matches = t["key"].as_str() == Some(key) || (t["key"].as_str().unwrap_or_default().is_empty() && t["operator"] == "Exists");
+            key_matches && (effect.is_empty() || effect == "NoExecute")
+        });
+        if covered {
+            continue;
+        }
+        let toleration = json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": DEFAULT_TOLERATION_SECONDS});
+        match spec["tolerations"].as_array_mut() {
+            Some(list) => list.push(toleration),
+            None => spec["tolerations"] = json!([toleration]),
+        }
+    }
+}
+
 /// The QoS class Kubernetes derives from a pod's requests and limits.
 pub fn qos_class(spec: &Value) -> &'static str {
     let containers = spec["containers"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -195,6 +220,24 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_toleration_seconds_table() {
+        let keys = |spec: &Value| spec["tolerations"].as_array().map(|l| l.iter().map(|t| format!("{}:{}", t["key"].as_str().unwrap_or(""), t["tolerationSeconds"])).collect::<Vec<_>>()).unwrap_or_default();
+        let cases = [
+            (json!({}), vec!["node.kubernetes.io/not-ready:300", "node.kubernetes.io/unreachable:300"]),
+            (
+                json!({"tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]}),
+                vec!["node.kubernetes.io/unreachable:5", "node.kubernetes.io/not-ready:300"],
+            ),
+            (json!({"tolerations": [{"operator": "Exists"}]}), vec![":null"]),
+            (json!({"tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoSchedule"}]}), vec!["node.kubernetes.io/not-ready:null", "node.kubernetes.io/not-ready:300", "node.kubernetes.io/unreachable:300"]),
+        ];
+        for (mut spec, want) in cases {
+            default_toleration_seconds(&mut spec);
+            assert_eq!(keys(&spec), want);
+        }
+    }
 
     #[test]
     fn qos_table() {
