@@ -3,6 +3,10 @@
 //!
 //! [`run`] starts them all on one client and returns when any of them stops.
 
+pub mod garbage_collector;
+pub mod node_lifecycle;
+pub mod taint_eviction;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -11,8 +15,11 @@ pub type ControllerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Every controller of the manager, by name.
 pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)> {
-    let _ = client;
-    Vec::new()
+    vec![
+        ("garbage-collector", Box::pin(garbage_collector::run(client.clone()))),
+        ("node-lifecycle", Box::pin(node_lifecycle::run(client.clone(), node_lifecycle::Config::from_env()))),
+        ("taint-eviction", Box::pin(taint_eviction::run(client.clone()))),
+    ]
 }
 
 /// Runs every controller until one of them ends (they run until the process stops).
