@@ -14,4 +14,5 @@ mod patch;
 mod protobuf;
 mod regressions;
 mod scenario;
+mod sim;
 mod tables;
