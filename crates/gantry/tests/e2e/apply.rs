@@ -110,7 +110,9 @@ fn owned<'a>(obj: &'a Value, manager: &str) -> &'a Value {
 fn server_side(minor: u32) {
     let server = Server::start();
     let k = Kubectl::new(&server, minor);
-    let shared = || k.json(&["get", "configmap", "shared"]);
+    // kubectl hides managedFields unless asked.
+    let shared = || k.json(&["get", "configmap", "shared", "--show-managed-fields"]);
+    let web = |k: &Kubectl| k.json(&["get", "deployment", "web", "--show-managed-fields"]);
 
     let out = k.ok_stdin(&["apply", "--server-side", "-f", "-"], &config_map("  a: \"1\"\n  b: \"2\"\n"));
     assert_eq!(out.trim(), "configmap/shared serverside-applied");
