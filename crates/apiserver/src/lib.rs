@@ -5,6 +5,7 @@
 //! lifecycle, and request handling until shutdown.
 
 mod apply;
+mod bootstrap;
 pub mod crd;
 pub mod decode;
 pub mod discovery;
@@ -84,6 +85,13 @@ pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receive
 
     let storage = Arc::new(storage::Storage::new(registry::Registry::builtin(), store));
     namespace_lifecycle::ensure_system_namespaces(&storage).await.map_err(RunError::Bootstrap)?;
+    match storage.repair_reservations().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("released {n} reservations left by an interrupted write"),
+        Err(e) => tracing::warn!("repairing reservations: {e}"),
+    }
+    let api_address = SocketAddr::new(if config.bind_address.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { config.bind_address }, addr.port());
+    bootstrap::ensure_kubernetes_service(&storage, api_address).await.map_err(RunError::Bootstrap)?;
     let lifecycle = tokio::spawn(namespace_lifecycle::run(storage.clone()));
     let crds = tokio::spawn(crd::controller::CrdController::new(storage.clone()).run());
     let expiry = tokio::spawn(event_expiry::run(storage.clone(), config.event_ttl));

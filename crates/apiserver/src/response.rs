@@ -121,7 +121,8 @@ pub fn object(code: u16, value: &Value, format: &Format, warnings: &[String]) ->
     let content_type = if encoded.is_some() { gantry_protobuf::CONTENT_TYPE } else { "application/json" };
     let mut b = builder(code, content_type);
     for w in warnings {
-        let text = format!("299 - \"{}\"", w.replace('"', "'"));
+        // A quoted-string (RFC 9110): backslash-escape quotes and backslashes, as upstream.
+        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
         if let Ok(header) = hyper::header::HeaderValue::from_str(&text) {
             b = b.header("Warning", header);
         }

@@ -18,6 +18,23 @@ pub enum NameRule {
     PathSegment,
 }
 
+/// A cluster-wide pool of values that objects hold exclusively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pool {
+    /// Service cluster IPs (the service CIDR).
+    ServiceIp,
+    /// Service node ports (the node port range).
+    NodePort,
+}
+
+/// A value an object holds exclusively, and the field that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Reservation {
+    pub pool: Pool,
+    pub value: String,
+    pub field: String,
+}
+
 pub trait Strategy: Send + Sync {
     fn name_rule(&self) -> NameRule {
         NameRule::Subdomain
@@ -57,6 +74,15 @@ pub trait Strategy: Send + Sync {
     fn selectable_fields(&self) -> &'static [&'static str] {
         &[]
     }
+
+    /// Values this object holds exclusively (a service's cluster IP and node ports).
+    fn reservations(&self, _obj: &Value) -> Vec<Reservation> {
+        Vec::new()
+    }
+
+    /// Fills fields that take a value from a pool, asking `allocate` (which returns `None`
+    /// when the pool is exhausted). Runs on create and update; `old` is the stored object.
+    fn assign(&self, _obj: &mut Value, _old: Option<&Value>, _allocate: &mut dyn FnMut(Pool) -> Option<String>) {}
 
     /// The grace period to mark an object with on delete, instead of deleting it at once, or
     /// `None` for immediate deletion. `requested` is the client's gracePeriodSeconds.

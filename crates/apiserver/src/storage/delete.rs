@@ -117,6 +117,7 @@ impl Storage {
                 }
                 match self.store.delete(&kv.key, Some(kv.mod_revision)).await {
                     Ok(deleted) => {
+                        self.release_dropped(def, &obj, None).await;
                         let mut gone = obj;
                         set_meta(&mut gone, "resourceVersion", json!(deleted.mod_revision.to_string()));
                         return Ok(gone);

@@ -4,6 +4,7 @@
 
 mod delete;
 mod list;
+mod reservations;
 mod watch;
 
 use std::sync::{Arc, RwLock};
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 pub use delete::DeleteOptions;
 pub use list::ListPage;
+pub use reservations::Pools;
 pub use watch::WatchOptions;
 
 use crate::crd::CustomRegistry;
@@ -37,6 +39,8 @@ pub struct Storage {
     pub registry: Registry,
     custom: RwLock<Arc<CustomRegistry>>,
     pub store: Arc<dyn Store>,
+    /// Where exclusive values (service IPs, node ports) come from.
+    pub pools: Pools,
 }
 
 /// A resolved resource: built in (borrowed from the registry) or custom (shared).
@@ -80,7 +84,7 @@ fn desired_state(obj: &Value) -> Value {
 
 impl Storage {
     pub fn new(registry: Registry, store: Arc<dyn Store>) -> Storage {
-        Storage { registry, custom: RwLock::new(Arc::new(CustomRegistry::default())), store }
+        Storage { registry, custom: RwLock::new(Arc::new(CustomRegistry::default())), store, pools: Pools::default() }
     }
 
     /// The custom resources served right now.
@@ -222,15 +226,19 @@ impl Storage {
         self.validate(def, &obj, None)?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         self.check_namespace(def, ns, &name).await?;
+        let key = def.object_key(ns, &name);
+        let reserved = self.reserve(def, &mut obj, None, &key, &subject(def, &name), q.dry_run).await?;
         if q.dry_run {
             return Ok(Written { object: obj, warnings, created: true });
         }
         let stored = def.encode(&obj)?;
-        let kv = self
-            .store
-            .create(&def.object_key(ns, &name), stored)
-            .await
-            .map_err(|e| ApiError::from_store(e, &subject(def, &name)))?;
+        let kv = match self.store.create(&key, stored).await {
+            Ok(kv) => kv,
+            Err(e) => {
+                self.release(&reserved).await;
+                return Err(ApiError::from_store(e, &subject(def, &name)));
+            }
+        };
         set_meta(&mut obj, "resourceVersion", json!(kv.mod_revision.to_string()));
         Ok(Written { object: obj, warnings, created: true })
     }
@@ -322,6 +330,9 @@ impl Storage {
         kv: &KeyValue,
         q: &Query,
     ) -> ApiResult<Written> {
+        let key = def.object_key(ns, name);
+        let sub = subject(def, name);
+        let reserved = self.reserve(def, new, Some(old), &key, &sub, q.dry_run).await?;
         self.validate(def, new, Some(old))?;
         let stored = def.encode(new)?;
         if stored == kv.value {
@@ -337,14 +348,21 @@ impl Storage {
         // A namespace also waits for its spec finalizers: the lifecycle empties it first.
         let is_namespace = def.group.is_empty() && def.plural == "namespaces";
         let no_spec_finalizers = !is_namespace || new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty);
-        let key = def.object_key(ns, name);
-        let sub = subject(def, name);
         if terminating && no_finalizers && no_spec_finalizers && def.strategy.graceful_delete(new, None).is_none() {
+            self.release(&reserved).await;
             let deleted = self.store.delete(&key, Some(kv.mod_revision)).await.map_err(|e| ApiError::from_store(e, &sub))?;
+            self.release_dropped(def, old, None).await;
             set_meta(new, "resourceVersion", json!(deleted.mod_revision.to_string()));
             return Ok(Written { object: new.clone(), warnings: Vec::new(), created: false });
         }
-        let written = self.store.update(&key, stored, kv.mod_revision).await.map_err(|e| ApiError::from_store(e, &sub))?;
+        let written = match self.store.update(&key, stored, kv.mod_revision).await {
+            Ok(written) => written,
+            Err(e) => {
+                self.release(&reserved).await;
+                return Err(ApiError::from_store(e, &sub));
+            }
+        };
+        self.release_dropped(def, old, Some(new)).await;
         set_meta(new, "resourceVersion", json!(written.mod_revision.to_string()));
         Ok(Written { object: new.clone(), warnings: Vec::new(), created: false })
     }

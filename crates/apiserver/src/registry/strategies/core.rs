@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{child, default_field};
 use crate::error::FieldError;
+use crate::registry::strategy::{Pool, Reservation};
 use crate::registry::{NameRule, Strategy};
 
 pub struct NamespaceStrategy;
@@ -111,6 +112,50 @@ impl Strategy for ServiceStrategy {
             }
         }
         errors
+    }
+    fn reservations(&self, obj: &Value) -> Vec<Reservation> {
+        let spec = &obj["spec"];
+        let mut out = Vec::new();
+        if let Some(ip) = spec["clusterIP"].as_str().filter(|ip| !ip.is_empty() && *ip != "None") {
+            out.push(Reservation { pool: Pool::ServiceIp, value: ip.to_string(), field: "spec.clusterIPs[0]".into() });
+        }
+        for (i, port) in spec["ports"].as_array().into_iter().flatten().enumerate() {
+            if let Some(n) = port["nodePort"].as_i64().filter(|n| *n != 0) {
+                out.push(Reservation { pool: Pool::NodePort, value: n.to_string(), field: format!("spec.ports[{i}].nodePort") });
+            }
+        }
+        out
+    }
+    fn assign(&self, obj: &mut Value, _old: Option<&Value>, allocate: &mut dyn FnMut(Pool) -> Option<String>) {
+        let Some(spec) = obj.get_mut("spec") else { return };
+        let kind = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
+        if kind == "ExternalName" {
+            return;
+        }
+        if spec["clusterIP"].as_str().is_none_or(str::is_empty) {
+            if let Some(ip) = allocate(Pool::ServiceIp) {
+                spec["clusterIP"] = json!(ip);
+            }
+        }
+        if let Some(ip) = spec["clusterIP"].as_str().map(str::to_string) {
+            spec["clusterIPs"] = json!([ip]);
+        }
+        let wants_node_ports = matches!(kind.as_str(), "NodePort" | "LoadBalancer");
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+            for port in ports {
+                let missing = port["nodePort"].as_i64().is_none_or(|n| n == 0);
+                if wants_node_ports && missing {
+                    if let Some(n) = allocate(Pool::NodePort).and_then(|p| p.parse::<i64>().ok()) {
+                        port["nodePort"] = json!(n);
+                    }
+                } else if !wants_node_ports {
+                    // A ClusterIP service holds no node ports; changing the type frees them.
+                    if let Some(m) = port.as_object_mut() {
+                        m.remove("nodePort");
+                    }
+                }
+            }
+        }
     }
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
         let (new_ip, old_ip) = (&new["spec"]["clusterIP"], &old["spec"]["clusterIP"]);
@@ -264,6 +309,25 @@ mod tests {
             let got: Vec<String> = ServiceStrategy.validate(&obj).into_iter().map(|e| e.field).collect();
             assert_eq!(got, want, "{obj}");
         }
+    }
+
+    #[test]
+    fn service_reservations_and_assignment() {
+        let mut svc = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 81, "nodePort": 30111}]}});
+        let mut next = vec!["30222".to_string(), "10.43.7.7".to_string()];
+        ServiceStrategy.assign(&mut svc, None, &mut |_| next.pop());
+        assert_eq!(svc["spec"]["clusterIP"], "10.43.7.7");
+        assert_eq!(svc["spec"]["clusterIPs"], json!(["10.43.7.7"]));
+        assert_eq!(svc["spec"]["ports"][0]["nodePort"], 30222);
+        assert_eq!(svc["spec"]["ports"][1]["nodePort"], 30111);
+        let held: Vec<(Pool, String)> = ServiceStrategy.reservations(&svc).into_iter().map(|r| (r.pool, r.value)).collect();
+        assert_eq!(held, vec![(Pool::ServiceIp, "10.43.7.7".into()), (Pool::NodePort, "30222".into()), (Pool::NodePort, "30111".into())]);
+        let mut headless = json!({"spec": {"clusterIP": "None"}});
+        ServiceStrategy.assign(&mut headless, None, &mut |_| Some("10.43.0.9".into()));
+        assert!(ServiceStrategy.reservations(&headless).is_empty());
+        let mut external = json!({"spec": {"type": "ExternalName", "externalName": "example.com"}});
+        ServiceStrategy.assign(&mut external, None, &mut |_| Some("10.43.0.9".into()));
+        assert!(external["spec"]["clusterIP"].is_null());
     }
 
     #[test]
