@@ -159,4 +159,16 @@ fn server_side(minor: u32) {
     let container = &smaller["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["env"], json!([{"name": "A", "value": "1"}]), "env B dropped with the manifest: {smaller}");
     assert_eq!(container["ports"].as_array().map(Vec::len), Some(1), "port 443 dropped: {smaller}");
+
+    // Migration from client-side apply: the first server-side apply takes over the fields of
+    // kubectl-client-side-apply, so a key dropped from the manifest is removed.
+    let migrating = |data: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: migrated\n  namespace: default\ndata:\n{data}");
+    k.ok_stdin(&["apply", "-f", "-"], &migrating("  a: \"1\"\n  b: \"2\"\n"));
+    let csa = k.json(&["get", "configmap", "migrated", "--show-managed-fields"]);
+    assert!(managers(&csa).contains(&("kubectl-client-side-apply".into(), "Update".into())), "{csa}");
+    let out = k.ok_stdin(&["apply", "--server-side", "-f", "-"], &migrating("  a: \"1\"\n"));
+    assert_eq!(out.trim(), "configmap/migrated serverside-applied");
+    let migrated = k.json(&["get", "configmap", "migrated", "--show-managed-fields"]);
+    assert_eq!(migrated["data"], json!({"a": "1"}), "b, applied client-side before, is removed: {migrated}");
+    assert!(!managers(&migrated).iter().any(|(m, _)| m == "kubectl-client-side-apply"), "ownership migrated: {migrated}");
 }
