@@ -15,6 +15,7 @@ mod machine;
 mod pod;
 mod report;
 mod run;
+mod scheduling;
 mod server;
 mod watch;
 
@@ -68,6 +69,27 @@ pub struct Args {
     /// Writes (half creates, half patches) observed by the watchers.
     #[arg(long, default_value_t = 2_000)]
     pub watch_writes: usize,
+    /// What to measure: the API server alone, or scheduling onto simulated nodes.
+    #[arg(long, value_enum, default_value_t = Scenario::Api)]
+    pub scenario: Scenario,
+    /// `--scenario scheduling`: simulated nodes (`gantry sim --nodes`).
+    #[arg(long, default_value_t = 1_000)]
+    pub sim_nodes: usize,
+    /// `--scenario scheduling`: pods in total, spread over `--deployments`.
+    #[arg(long, default_value_t = 10_000)]
+    pub scheduling_pods: usize,
+    /// `--scenario scheduling`: how many Deployments carry the pods.
+    #[arg(long, default_value_t = 10)]
+    pub deployments: usize,
+}
+
+/// The benchmark scenarios.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Creates, gets, lists and watches against the API server (the default).
+    Api,
+    /// 1,000 simulated nodes and 10,000 pods as Deployments: bound/s, create-to-Running.
+    Scheduling,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -80,7 +102,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(run::run(&args, command))?;
+    let report = match args.scenario {
+        Scenario::Api => runtime.block_on(run::run(&args, command))?,
+        Scenario::Scheduling => runtime.block_on(scheduling::run(&args, command))?,
+    };
     if report.failures() > 0 {
         eprintln!("{} figure(s) missed their target", report.failures());
     }
