@@ -24,12 +24,32 @@ pub enum BindOutcome {
 pub async fn bind(client: kube::Client, pod: &PodInfo, node: &str) -> BindOutcome {
     let api: Api<Pod> = Api::namespaced(client, &pod.namespace);
     let binding = Binding {
-        metadata: ObjectMeta { name: Some(pod.name.clone()), namespace: Some(pod.namespace.clone()), uid: Some(pod.uid.clone()).filter(|u| !u.is_empty()), ..ObjectMeta::default() },
-        target: ObjectReference { api_version: Some("v1".into()), kind: Some("Node".into()), name: Some(node.to_owned()), ..ObjectReference::default() },
+        metadata: ObjectMeta {
+            name: Some(pod.name.clone()),
+            namespace: Some(pod.namespace.clone()),
+            uid: Some(pod.uid.clone()).filter(|u| !u.is_empty()),
+            ..ObjectMeta::default()
+        },
+        target: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(node.to_owned()),
+            ..ObjectReference::default()
+        },
     };
-    match api.create_subresource::<Binding, serde_json::Value>("binding", &pod.name, &PostParams::default(), &binding).await {
+    match api
+        .create_subresource::<Binding, serde_json::Value>(
+            "binding",
+            &pod.name,
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+    {
         Ok(_) => BindOutcome::Bound,
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => BindOutcome::Gone,
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {
+            BindOutcome::Gone
+        }
         Err(e) => BindOutcome::Failed(e),
     }
 }
@@ -47,18 +67,34 @@ pub struct Failure {
 
 /// Records a FailedScheduling Event (bumping `count` of the previous one when the message is
 /// unchanged) and sets the pod's `PodScheduled` condition to False/Unschedulable.
-pub async fn report_failure(client: kube::Client, reporter: &str, pod: &PodInfo, failure: &Failure) -> Result<(), kube::Error> {
+pub async fn report_failure(
+    client: kube::Client,
+    reporter: &str,
+    pod: &PodInfo,
+    failure: &Failure,
+) -> Result<(), kube::Error> {
     let now = Timestamp::now();
     let events: Api<Event> = Api::namespaced(client.clone(), &pod.namespace);
     let bumped = if failure.count > 1 {
         let patch = serde_json::json!({ "count": failure.count, "lastTimestamp": Time(now) });
-        events.patch(&failure.event_name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok()
+        events
+            .patch(
+                &failure.event_name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .is_ok()
     } else {
         false
     };
     if !bumped {
         let event = Event {
-            metadata: ObjectMeta { name: Some(failure.event_name.clone()), namespace: Some(pod.namespace.clone()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(failure.event_name.clone()),
+                namespace: Some(pod.namespace.clone()),
+                ..ObjectMeta::default()
+            },
             involved_object: ObjectReference {
                 api_version: Some("v1".into()),
                 kind: Some("Pod".into()),
@@ -74,7 +110,10 @@ pub async fn report_failure(client: kube::Client, reporter: &str, pod: &PodInfo,
             count: Some(failure.count),
             first_timestamp: Some(Time(failure.first_seen)),
             last_timestamp: Some(Time(now)),
-            source: Some(EventSource { component: Some(reporter.to_owned()), host: None }),
+            source: Some(EventSource {
+                component: Some(reporter.to_owned()),
+                host: None,
+            }),
             reporting_component: Some(reporter.to_owned()),
             reporting_instance: Some(reporter.to_owned()),
             ..Event::default()
@@ -92,7 +131,12 @@ pub async fn report_failure(client: kube::Client, reporter: &str, pod: &PodInfo,
             ("lastTransitionTime", serde_json::json!(Time(now))),
         ]);
         let patch = serde_json::json!({ "status": { "conditions": [condition] } });
-        pods.patch_status(&pod.name, &PatchParams::default(), &Patch::Strategic(&patch)).await?;
+        pods.patch_status(
+            &pod.name,
+            &PatchParams::default(),
+            &Patch::Strategic(&patch),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -43,9 +43,14 @@ impl NodeInfo {
             labels: node.metadata.labels.clone().unwrap_or_default(),
             taints: spec.and_then(|s| s.taints.clone()).unwrap_or_default(),
             unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
-            ready: status.and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+            ready: status
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
             allocatable: Resources::from_list(allocatable),
-            allowed_pods: allocatable.and_then(|a| a.get("pods")).map(quantity::value).unwrap_or(0),
+            allowed_pods: allocatable
+                .and_then(|a| a.get("pods"))
+                .map(quantity::value)
+                .unwrap_or(0),
             ..NodeInfo::default()
         }
     }
@@ -70,7 +75,13 @@ impl NodeInfo {
     }
 
     fn remove_pod(&mut self, key_namespace: &str, key_name: &str) {
-        let Some(i) = self.pods.iter().position(|p| p.namespace == key_namespace && p.name == key_name) else { return };
+        let Some(i) = self
+            .pods
+            .iter()
+            .position(|p| p.namespace == key_namespace && p.name == key_name)
+        else {
+            return;
+        };
         let pod = self.pods.swap_remove(i);
         self.requested.sub(&pod.requests);
         self.nonzero_milli_cpu -= pod.nonzero_milli_cpu;
@@ -116,14 +127,20 @@ impl Cache {
 
     /// Placed pods with required anti-affinity, with their node.
     pub fn anti_affinity_pods(&self) -> impl Iterator<Item = (&PodInfo, &NodeInfo)> {
-        self.anti_affinity.iter().filter_map(|k| self.placed.get(k)).map(|(p, n)| (p.as_ref(), &self.nodes[*n]))
+        self.anti_affinity
+            .iter()
+            .filter_map(|k| self.placed.get(k))
+            .map(|(p, n)| (p.as_ref(), &self.nodes[*n]))
     }
 
     fn slot(&mut self, name: &str) -> usize {
         if let Some(i) = self.index.get(name) {
             return *i;
         }
-        self.nodes.push(NodeInfo { name: name.to_owned(), ..NodeInfo::default() });
+        self.nodes.push(NodeInfo {
+            name: name.to_owned(),
+            ..NodeInfo::default()
+        });
         self.index.insert(name.to_owned(), self.nodes.len() - 1);
         self.nodes.len() - 1
     }
@@ -136,8 +153,22 @@ impl Cache {
         if entry.same_node(&fresh) {
             return false;
         }
-        let NodeInfo { requested, nonzero_milli_cpu, nonzero_memory, host_ports, pods, .. } = std::mem::take(entry);
-        *entry = NodeInfo { requested, nonzero_milli_cpu, nonzero_memory, host_ports, pods, ..fresh };
+        let NodeInfo {
+            requested,
+            nonzero_milli_cpu,
+            nonzero_memory,
+            host_ports,
+            pods,
+            ..
+        } = std::mem::take(entry);
+        *entry = NodeInfo {
+            requested,
+            nonzero_milli_cpu,
+            nonzero_memory,
+            host_ports,
+            pods,
+            ..fresh
+        };
         true
     }
 
@@ -223,7 +254,9 @@ impl Cache {
     }
 
     fn remove(&mut self, key: &str) -> bool {
-        let Some((pod, i)) = self.placed.remove(key) else { return false };
+        let Some((pod, i)) = self.placed.remove(key) else {
+            return false;
+        };
         self.anti_affinity.remove(key);
         self.nodes[i].remove_pod(&pod.namespace, &pod.name);
         true

@@ -33,7 +33,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { scheduler_name: "default-scheduler".to_owned(), bindings_in_flight: 64 }
+        Config {
+            scheduler_name: "default-scheduler".to_owned(),
+            bindings_in_flight: 64,
+        }
     }
 }
 

@@ -34,13 +34,21 @@ impl std::fmt::Display for FitError {
         if self.nodes == 0 {
             return f.write_str("no nodes available to schedule pods");
         }
-        let mut histogram: Vec<String> = self.reasons.iter().map(|(reason, count)| format!("{count} {reason}")).collect();
+        let mut histogram: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(reason, count)| format!("{count} {reason}"))
+            .collect();
         histogram.sort();
         write!(f, "0/{} nodes are available:", self.nodes)?;
         if !histogram.is_empty() {
             write!(f, " {}.", histogram.join(", "))?;
         }
-        write!(f, " preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling.", n = self.nodes)
+        write!(
+            f,
+            " preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling.",
+            n = self.nodes
+        )
     }
 }
 
@@ -90,7 +98,7 @@ pub fn schedule(pod: &PodInfo, cache: &Cache, ties: &mut TieBreaker) -> Result<S
             (best, best_score, seen) = (*i, score, 1);
         } else if score == best_score {
             seen += 1;
-            if ties.next() % seen == 0 {
+            if ties.next().is_multiple_of(seen) {
                 best = *i;
             }
         }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, NodeSelector, Pod, PreferredSchedulingTerm, Toleration, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{
+    Container, NodeSelector, Pod, PreferredSchedulingTerm, Toleration, TopologySpreadConstraint,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::quantity::{DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, Resources};
@@ -21,7 +23,9 @@ impl HostPort {
     /// Whether two host ports cannot both be used on one node.
     pub fn conflicts(&self, other: &HostPort) -> bool {
         let wildcard = |ip: &str| ip.is_empty() || ip == "0.0.0.0";
-        self.port == other.port && self.protocol == other.protocol && (self.ip == other.ip || wildcard(&self.ip) || wildcard(&other.ip))
+        self.port == other.port
+            && self.protocol == other.protocol
+            && (self.ip == other.ip || wildcard(&self.ip) || wildcard(&other.ip))
     }
 }
 
@@ -39,17 +43,38 @@ pub struct AffinityTerm {
 }
 
 impl AffinityTerm {
-    fn new(term: &k8s_openapi::api::core::v1::PodAffinityTerm, own_namespace: &str, weight: i32) -> AffinityTerm {
+    fn new(
+        term: &k8s_openapi::api::core::v1::PodAffinityTerm,
+        own_namespace: &str,
+        weight: i32,
+    ) -> AffinityTerm {
         let listed = term.namespaces.clone().unwrap_or_default();
         let ns_selector = term.namespace_selector.as_ref();
-        let all_namespaces = ns_selector.is_some_and(|s| s.match_labels.as_ref().is_none_or(|m| m.is_empty()) && s.match_expressions.as_ref().is_none_or(|e| e.is_empty()));
-        let namespaces = if listed.is_empty() && ns_selector.is_none() { vec![own_namespace.to_owned()] } else { listed };
-        AffinityTerm { selector: term.label_selector.clone(), namespaces, all_namespaces, topology_key: term.topology_key.clone(), weight: i64::from(weight) }
+        let all_namespaces = ns_selector.is_some_and(|s| {
+            s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+                && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+        });
+        let namespaces = if listed.is_empty() && ns_selector.is_none() {
+            vec![own_namespace.to_owned()]
+        } else {
+            listed
+        };
+        AffinityTerm {
+            selector: term.label_selector.clone(),
+            namespaces,
+            all_namespaces,
+            topology_key: term.topology_key.clone(),
+            weight: i64::from(weight),
+        }
     }
 
     /// Whether `pod` is selected by this term.
     pub fn matches(&self, pod: &PodInfo) -> bool {
-        (self.all_namespaces || self.namespaces.iter().any(|n| *n == pod.namespace)) && self.selector.as_ref().is_some_and(|s| crate::selector::labels_match(s, &pod.labels))
+        (self.all_namespaces || self.namespaces.contains(&pod.namespace))
+            && self
+                .selector
+                .as_ref()
+                .is_some_and(|s| crate::selector::labels_match(s, &pod.labels))
     }
 }
 
@@ -96,7 +121,11 @@ impl PodInfo {
             uid: meta.uid.clone().unwrap_or_default(),
             labels: meta.labels.clone().unwrap_or_default(),
             terminating: meta.deletion_timestamp.is_some(),
-            terminal: pod.status.as_ref().and_then(|s| s.phase.as_deref()).is_some_and(|p| p == "Succeeded" || p == "Failed"),
+            terminal: pod
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|p| p == "Succeeded" || p == "Failed"),
             scheduler_name: "default-scheduler".to_owned(),
             ..PodInfo::default()
         };
@@ -106,14 +135,26 @@ impl PodInfo {
                 info.scheduler_name = name.clone();
             }
             info.priority = spec.priority.unwrap_or(0);
-            let (requests, cpu, memory) = requests(&spec.containers, spec.init_containers.as_deref().unwrap_or_default(), spec.overhead.as_ref());
+            let (requests, cpu, memory) = requests(
+                &spec.containers,
+                spec.init_containers.as_deref().unwrap_or_default(),
+                spec.overhead.as_ref(),
+            );
             info.requests = requests;
             info.nonzero_milli_cpu = cpu;
             info.nonzero_memory = memory;
-            for port in spec.containers.iter().flat_map(|c| c.ports.iter().flatten()) {
+            for port in spec
+                .containers
+                .iter()
+                .flat_map(|c| c.ports.iter().flatten())
+            {
                 if let Some(host_port) = port.host_port.filter(|p| *p > 0) {
                     let protocol = port.protocol.clone().unwrap_or_else(|| "TCP".to_owned());
-                    info.host_ports.push(HostPort { ip: port.host_ip.clone().unwrap_or_default(), protocol, port: host_port });
+                    info.host_ports.push(HostPort {
+                        ip: port.host_ip.clone().unwrap_or_default(),
+                        protocol,
+                        port: host_port,
+                    });
                 }
             }
             info.node_selector = spec.node_selector.clone().unwrap_or_default();
@@ -121,16 +162,41 @@ impl PodInfo {
             info.spread = spec.topology_spread_constraints.clone().unwrap_or_default();
             if let Some(affinity) = &spec.affinity {
                 if let Some(na) = &affinity.node_affinity {
-                    info.required_node_affinity = na.required_during_scheduling_ignored_during_execution.clone();
-                    info.preferred_node_affinity = na.preferred_during_scheduling_ignored_during_execution.clone().unwrap_or_default();
+                    info.required_node_affinity = na
+                        .required_during_scheduling_ignored_during_execution
+                        .clone();
+                    info.preferred_node_affinity = na
+                        .preferred_during_scheduling_ignored_during_execution
+                        .clone()
+                        .unwrap_or_default();
                 }
                 if let Some(pa) = &affinity.pod_affinity {
-                    info.affinity = pa.required_during_scheduling_ignored_during_execution.iter().flatten().map(|t| AffinityTerm::new(t, &namespace, 1)).collect();
-                    info.preferred_affinity = pa.preferred_during_scheduling_ignored_during_execution.iter().flatten().map(|w| AffinityTerm::new(&w.pod_affinity_term, &namespace, w.weight)).collect();
+                    info.affinity = pa
+                        .required_during_scheduling_ignored_during_execution
+                        .iter()
+                        .flatten()
+                        .map(|t| AffinityTerm::new(t, &namespace, 1))
+                        .collect();
+                    info.preferred_affinity = pa
+                        .preferred_during_scheduling_ignored_during_execution
+                        .iter()
+                        .flatten()
+                        .map(|w| AffinityTerm::new(&w.pod_affinity_term, &namespace, w.weight))
+                        .collect();
                 }
                 if let Some(pa) = &affinity.pod_anti_affinity {
-                    info.anti_affinity = pa.required_during_scheduling_ignored_during_execution.iter().flatten().map(|t| AffinityTerm::new(t, &namespace, 1)).collect();
-                    info.preferred_anti_affinity = pa.preferred_during_scheduling_ignored_during_execution.iter().flatten().map(|w| AffinityTerm::new(&w.pod_affinity_term, &namespace, w.weight)).collect();
+                    info.anti_affinity = pa
+                        .required_during_scheduling_ignored_during_execution
+                        .iter()
+                        .flatten()
+                        .map(|t| AffinityTerm::new(t, &namespace, 1))
+                        .collect();
+                    info.preferred_anti_affinity = pa
+                        .preferred_during_scheduling_ignored_during_execution
+                        .iter()
+                        .flatten()
+                        .map(|w| AffinityTerm::new(&w.pod_affinity_term, &namespace, w.weight))
+                        .collect();
                 }
             }
         }
@@ -148,14 +214,28 @@ impl PodInfo {
 /// restartable (sidecar) init containers, at least the largest regular init container (plus
 /// the sidecars started before it), plus the pod overhead. Also returns CPU and memory with
 /// defaults for containers that request none.
-fn requests(containers: &[Container], init: &[Container], overhead: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>) -> (Resources, i64, i64) {
-    let container_requests = |c: &Container| Resources::from_list(c.resources.as_ref().and_then(|r| r.requests.as_ref()));
+fn requests(
+    containers: &[Container],
+    init: &[Container],
+    overhead: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+) -> (Resources, i64, i64) {
+    let container_requests = |c: &Container| {
+        Resources::from_list(c.resources.as_ref().and_then(|r| r.requests.as_ref()))
+    };
     let mut sum = Resources::default();
     let (mut cpu, mut memory) = (0, 0);
     for c in containers {
         let r = container_requests(c);
-        cpu += if has(c, "cpu") { r.milli_cpu } else { DEFAULT_MILLI_CPU_REQUEST };
-        memory += if has(c, "memory") { r.memory } else { DEFAULT_MEMORY_REQUEST };
+        cpu += if has(c, "cpu") {
+            r.milli_cpu
+        } else {
+            DEFAULT_MILLI_CPU_REQUEST
+        };
+        memory += if has(c, "memory") {
+            r.memory
+        } else {
+            DEFAULT_MEMORY_REQUEST
+        };
         sum.add(&r);
     }
     let mut sidecars = Resources::default();
@@ -163,8 +243,16 @@ fn requests(containers: &[Container], init: &[Container], overhead: Option<&BTre
     let (mut init_cpu, mut init_memory, mut sidecar_cpu, mut sidecar_memory) = (0, 0, 0, 0);
     for c in init {
         let r = container_requests(c);
-        let c_cpu = if has(c, "cpu") { r.milli_cpu } else { DEFAULT_MILLI_CPU_REQUEST };
-        let c_memory = if has(c, "memory") { r.memory } else { DEFAULT_MEMORY_REQUEST };
+        let c_cpu = if has(c, "cpu") {
+            r.milli_cpu
+        } else {
+            DEFAULT_MILLI_CPU_REQUEST
+        };
+        let c_memory = if has(c, "memory") {
+            r.memory
+        } else {
+            DEFAULT_MEMORY_REQUEST
+        };
         if c.restart_policy.as_deref() == Some("Always") {
             sidecars.add(&r);
             sidecar_cpu += c_cpu;
@@ -192,5 +280,8 @@ fn requests(containers: &[Container], init: &[Container], overhead: Option<&BTre
 }
 
 fn has(c: &Container, resource: &str) -> bool {
-    c.resources.as_ref().and_then(|r| r.requests.as_ref()).is_some_and(|r| r.contains_key(resource))
+    c.resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref())
+        .is_some_and(|r| r.contains_key(resource))
 }

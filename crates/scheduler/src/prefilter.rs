@@ -38,7 +38,9 @@ impl AffinityState {
         for (existing, node) in cache.anti_affinity_pods() {
             for term in existing.anti_affinity.iter().filter(|t| t.matches(pod)) {
                 if let Some(value) = node.labels.get(&term.topology_key) {
-                    state.existing_anti_affinity.insert((term.topology_key.clone(), value.clone()));
+                    state
+                        .existing_anti_affinity
+                        .insert((term.topology_key.clone(), value.clone()));
                 }
             }
         }
@@ -47,15 +49,33 @@ impl AffinityState {
         }
         for node in cache.nodes() {
             for other in &node.pods {
-                mark(&pod.affinity, &mut state.affinity, other, node, &mut state.any_affinity_match);
-                mark(&pod.anti_affinity, &mut state.anti_affinity, other, node, &mut false);
+                mark(
+                    &pod.affinity,
+                    &mut state.affinity,
+                    other,
+                    node,
+                    &mut state.any_affinity_match,
+                );
+                mark(
+                    &pod.anti_affinity,
+                    &mut state.anti_affinity,
+                    other,
+                    node,
+                    &mut false,
+                );
             }
         }
         state
     }
 }
 
-fn mark(terms: &[AffinityTerm], domains: &mut Domains, other: &PodInfo, node: &NodeInfo, any: &mut bool) {
+fn mark(
+    terms: &[AffinityTerm],
+    domains: &mut Domains,
+    other: &PodInfo,
+    node: &NodeInfo,
+    any: &mut bool,
+) {
     for (term, set) in terms.iter().zip(domains.iter_mut()) {
         if term.matches(other) {
             *any = true;
@@ -83,12 +103,22 @@ pub struct SpreadCounts {
 /// required affinity (upstream's default `nodeAffinityPolicy: Honor`).
 pub fn spread_counts(pod: &PodInfo, cache: &Cache, when_unsatisfiable: &str) -> Vec<SpreadCounts> {
     let mut all = Vec::new();
-    for c in pod.spread.iter().filter(|c| c.when_unsatisfiable == when_unsatisfiable) {
+    for c in pod
+        .spread
+        .iter()
+        .filter(|c| c.when_unsatisfiable == when_unsatisfiable)
+    {
         let selector = c.label_selector.as_ref();
-        let matches = |p: &PodInfo| p.namespace == pod.namespace && !p.terminating && selector.is_some_and(|s| selector::labels_match(s, &p.labels));
+        let matches = |p: &PodInfo| {
+            p.namespace == pod.namespace
+                && !p.terminating
+                && selector.is_some_and(|s| selector::labels_match(s, &p.labels))
+        };
         let mut counts: HashMap<String, i64> = HashMap::new();
         for node in cache.nodes().iter().filter(|n| n.present) {
-            let Some(value) = node.labels.get(&c.topology_key) else { continue };
+            let Some(value) = node.labels.get(&c.topology_key) else {
+                continue;
+            };
             if !selector::node_matches(pod, &node.name, &node.labels) {
                 continue;
             }
@@ -96,8 +126,18 @@ pub fn spread_counts(pod: &PodInfo, cache: &Cache, when_unsatisfiable: &str) -> 
             *counts.entry(value.clone()).or_default() += n;
         }
         let min_domains = c.min_domains.unwrap_or(1).max(1) as usize;
-        let min = if counts.len() < min_domains { 0 } else { counts.values().copied().min().unwrap_or(0) };
-        all.push(SpreadCounts { topology_key: c.topology_key.clone(), max_skew: i64::from(c.max_skew.max(1)), counts, min, self_match: matches(pod) });
+        let min = if counts.len() < min_domains {
+            0
+        } else {
+            counts.values().copied().min().unwrap_or(0)
+        };
+        all.push(SpreadCounts {
+            topology_key: c.topology_key.clone(),
+            max_skew: i64::from(c.max_skew.max(1)),
+            counts,
+            min,
+            self_match: matches(pod),
+        });
     }
     all
 }
@@ -126,7 +166,12 @@ impl State {
 /// For each preferred term: every matching placed pod adds the term's weight (anti-affinity:
 /// subtracts it) to the domain of its node.
 fn preferred(pod: &PodInfo, cache: &Cache) -> Vec<HashMap<String, i64>> {
-    let terms: Vec<(&AffinityTerm, i64)> = pod.preferred_affinity.iter().map(|t| (t, 1)).chain(pod.preferred_anti_affinity.iter().map(|t| (t, -1))).collect();
+    let terms: Vec<(&AffinityTerm, i64)> = pod
+        .preferred_affinity
+        .iter()
+        .map(|t| (t, 1))
+        .chain(pod.preferred_anti_affinity.iter().map(|t| (t, -1)))
+        .collect();
     let mut scores = vec![HashMap::new(); terms.len()];
     if terms.is_empty() {
         return scores;

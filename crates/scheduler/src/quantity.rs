@@ -10,20 +10,29 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 /// `MilliValue()` do; `None` for text that is not a quantity.
 fn parse_scaled(text: &str, milli: bool) -> Option<i64> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(text.len());
     let (number, suffix) = text.split_at(split);
     let (negative, number) = match number.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, number.strip_prefix('+').unwrap_or(number)),
     };
     let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-    if int_part.is_empty() && frac_part.is_empty() || !(int_part.chars().chain(frac_part.chars()).all(|c| c.is_ascii_digit())) {
+    if int_part.is_empty() && frac_part.is_empty()
+        || !(int_part
+            .chars()
+            .chain(frac_part.chars())
+            .all(|c| c.is_ascii_digit()))
+    {
         return None;
     }
     // mantissa * 10^exp10 * 2^exp2
     let mut mantissa: i128 = 0;
     for c in int_part.chars().chain(frac_part.chars()) {
-        mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(c.to_digit(10)? as u8))?;
+        mantissa = mantissa
+            .checked_mul(10)?
+            .checked_add(i128::from(c.to_digit(10)? as u8))?;
     }
     let mut exp10: i32 = -(frac_part.len() as i32);
     let mut exp2: u32 = 0;
@@ -54,7 +63,9 @@ fn parse_scaled(text: &str, milli: bool) -> Option<i64> {
     let value = if exp10 >= 0 {
         mantissa.checked_mul(10i128.checked_pow(exp10 as u32)?)?
     } else {
-        let divisor = 10i128.checked_pow(exp10.unsigned_abs()).unwrap_or(i128::MAX);
+        let divisor = 10i128
+            .checked_pow(exp10.unsigned_abs())
+            .unwrap_or(i128::MAX);
         (mantissa + divisor - 1) / divisor
     };
     let value = if negative { -value } else { value };
@@ -95,7 +106,9 @@ impl Resources {
                 "memory" => r.memory += value(q),
                 "ephemeral-storage" => r.ephemeral_storage += value(q),
                 "pods" => {}
-                other if is_scalar(other) => *r.scalars.entry(other.to_owned()).or_default() += value(q),
+                other if is_scalar(other) => {
+                    *r.scalars.entry(other.to_owned()).or_default() += value(q)
+                }
                 _ => {}
             }
         }
@@ -133,14 +146,19 @@ impl Resources {
     }
 
     pub fn is_zero(&self) -> bool {
-        self.milli_cpu == 0 && self.memory == 0 && self.ephemeral_storage == 0 && self.scalars.values().all(|v| *v == 0)
+        self.milli_cpu == 0
+            && self.memory == 0
+            && self.ephemeral_storage == 0
+            && self.scalars.values().all(|v| *v == 0)
     }
 }
 
 /// Resources the fit filter checks besides cpu, memory and ephemeral storage: extended
 /// (domain-prefixed) resources and huge pages.
 fn is_scalar(name: &str) -> bool {
-    name.starts_with("hugepages-") || (name.contains('/') && !name.starts_with("kubernetes.io/")) || name.starts_with("attachable-volumes-")
+    name.starts_with("hugepages-")
+        || (name.contains('/') && !name.starts_with("kubernetes.io/"))
+        || name.starts_with("attachable-volumes-")
 }
 
 #[cfg(test)]

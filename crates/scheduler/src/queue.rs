@@ -72,7 +72,9 @@ impl Queue {
     fn set_stage(&mut self, key: &str, stage: Stage) {
         self.stamp += 1;
         let stamp = self.stamp;
-        let Some(e) = self.entries.get_mut(key) else { return };
+        let Some(e) = self.entries.get_mut(key) else {
+            return;
+        };
         e.stage = stage;
         e.stamp = stamp;
         if matches!(stage, Stage::Unschedulable(_)) {
@@ -81,7 +83,9 @@ impl Queue {
             self.parked.remove(key);
         }
         match stage {
-            Stage::Active => self.active.push((e.pod.priority, Reverse(stamp), key.to_owned())),
+            Stage::Active => self
+                .active
+                .push((e.pod.priority, Reverse(stamp), key.to_owned())),
             Stage::Backoff(until) => self.backoff.push(Reverse((until, stamp, key.to_owned()))),
             Stage::Unschedulable(_) => {}
         }
@@ -94,7 +98,15 @@ impl Queue {
             e.pod = pod;
             return;
         }
-        self.entries.insert(key.clone(), Entry { pod, attempts: 0, stage: Stage::Active, stamp: 0 });
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                pod,
+                attempts: 0,
+                stage: Stage::Active,
+                stamp: 0,
+            },
+        );
         self.set_stage(&key, Stage::Active);
     }
 
@@ -126,14 +138,30 @@ impl Queue {
     /// Parks a pod that fits nowhere after its `attempts`-th failure.
     pub fn unschedulable(&mut self, pod: PodInfo, attempts: u32, now: Instant) {
         let key = pod.key();
-        self.entries.insert(key.clone(), Entry { pod, attempts, stage: Stage::Active, stamp: 0 });
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                pod,
+                attempts,
+                stage: Stage::Active,
+                stamp: 0,
+            },
+        );
         self.set_stage(&key, Stage::Unschedulable(now));
     }
 
     /// Puts a pod back after an error (e.g. a failed binding), behind its backoff.
     pub fn retry(&mut self, pod: PodInfo, attempts: u32, now: Instant) {
         let key = pod.key();
-        self.entries.insert(key.clone(), Entry { pod, attempts, stage: Stage::Active, stamp: 0 });
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                pod,
+                attempts,
+                stage: Stage::Active,
+                stamp: 0,
+            },
+        );
         self.set_stage(&key, Stage::Backoff(now + backoff(attempts)));
     }
 
@@ -142,10 +170,14 @@ impl Queue {
         let parked: Vec<(String, Instant)> = self
             .parked
             .iter()
-            .filter_map(|k| match self.entries.get(k).map(|e| (e.stage, e.attempts)) {
-                Some((Stage::Unschedulable(since), attempts)) => Some((k.clone(), since + backoff(attempts))),
-                _ => None,
-            })
+            .filter_map(
+                |k| match self.entries.get(k).map(|e| (e.stage, e.attempts)) {
+                    Some((Stage::Unschedulable(since), attempts)) => {
+                        Some((k.clone(), since + backoff(attempts)))
+                    }
+                    _ => None,
+                },
+            )
             .collect();
         for (key, until) in parked {
             self.set_stage(&key, Stage::Backoff(until));
@@ -182,7 +214,12 @@ mod tests {
     use super::*;
 
     fn pod(name: &str, priority: i32) -> PodInfo {
-        PodInfo { namespace: "default".into(), name: name.into(), priority, ..PodInfo::default() }
+        PodInfo {
+            namespace: "default".into(),
+            name: name.into(),
+            priority,
+            ..PodInfo::default()
+        }
     }
 
     #[test]
@@ -192,14 +229,27 @@ mod tests {
         q.add(pod("a", 0));
         q.add(pod("b", 10));
         q.add(pod("c", 0));
-        let order: Vec<String> = std::iter::from_fn(|| q.pop(now)).map(|(p, _)| p.name).collect();
+        let order: Vec<String> = std::iter::from_fn(|| q.pop(now))
+            .map(|(p, _)| p.name)
+            .collect();
         assert_eq!(order, ["b", "a", "c"]);
         q.unschedulable(pod("a", 0), 1, now);
         assert!(q.pop(now).is_none(), "parked pods wait for a change");
         q.cluster_changed();
         assert!(q.pop(now).is_none(), "still backing off");
-        assert_eq!(q.pop(now + backoff(1)).map(|(p, n)| (p.name, n)), Some(("a".to_owned(), 1)));
-        assert_eq!([backoff(1), backoff(2), backoff(3), backoff(9)], [INITIAL_BACKOFF, INITIAL_BACKOFF * 2, INITIAL_BACKOFF * 4, MAX_BACKOFF]);
+        assert_eq!(
+            q.pop(now + backoff(1)).map(|(p, n)| (p.name, n)),
+            Some(("a".to_owned(), 1))
+        );
+        assert_eq!(
+            [backoff(1), backoff(2), backoff(3), backoff(9)],
+            [
+                INITIAL_BACKOFF,
+                INITIAL_BACKOFF * 2,
+                INITIAL_BACKOFF * 4,
+                MAX_BACKOFF
+            ]
+        );
     }
 
     #[test]

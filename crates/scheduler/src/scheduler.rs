@@ -51,8 +51,12 @@ struct Scheduler {
 }
 
 pub async fn run(client: Client, config: Config) -> Result<(), SchedulerError> {
-    let mut pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()).default_backoff().boxed();
-    let mut nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default()).default_backoff().boxed();
+    let mut pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .boxed();
     let (done, mut outcomes) = mpsc::unbounded_channel();
     let seed = Timestamp::now().as_nanosecond() as u64;
     let bindings = Arc::new(Semaphore::new(config.bindings_in_flight.max(1)));
@@ -99,7 +103,11 @@ pub async fn run(client: Client, config: Config) -> Result<(), SchedulerError> {
             tokio::task::yield_now().await;
             continue;
         }
-        let wake = s.queue.next_backoff().map(tokio::time::Instant::from_std).unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let wake = s
+            .queue
+            .next_backoff()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             e = pods.next() => match e { Some(e) => s.pod_event(e), None => return Err(SchedulerError::WatchEnded("pods")) },
             e = nodes.next() => match e { Some(e) => s.node_event(e), None => return Err(SchedulerError::WatchEnded("nodes")) },
@@ -124,7 +132,13 @@ impl Scheduler {
             Ok(Event::Init) => self.pod_relist = Some(HashSet::new()),
             Ok(Event::InitDone) => {
                 let seen = self.pod_relist.take().unwrap_or_default();
-                let gone: Vec<String> = self.cache.placed_keys().into_iter().chain(self.queue.keys()).filter(|k| !seen.contains(k) && !self.cache.is_assumed(k)).collect();
+                let gone: Vec<String> = self
+                    .cache
+                    .placed_keys()
+                    .into_iter()
+                    .chain(self.queue.keys())
+                    .filter(|k| !seen.contains(k) && !self.cache.is_assumed(k))
+                    .collect();
                 for key in gone {
                     self.delete_pod(&key);
                 }
@@ -137,7 +151,10 @@ impl Scheduler {
     fn apply_pod(&mut self, pod: &Pod) {
         let info = PodInfo::from_pod(pod);
         let key = info.key();
-        let pending = info.node_name.is_none() && !info.terminating && !info.terminal && info.scheduler_name == self.config.scheduler_name;
+        let pending = info.node_name.is_none()
+            && !info.terminating
+            && !info.terminal
+            && info.scheduler_name == self.config.scheduler_name;
         if pending && !self.cache.is_assumed(&key) {
             self.queue.add(info.clone());
         } else {
@@ -165,7 +182,8 @@ impl Scheduler {
                 }
             }
             Ok(Event::Delete(n)) => {
-                self.cache.delete_node(n.metadata.name.as_deref().unwrap_or_default());
+                self.cache
+                    .delete_node(n.metadata.name.as_deref().unwrap_or_default());
                 self.changed = true;
             }
             Ok(Event::Init) => self.node_relist = Some(HashSet::new()),
@@ -191,8 +209,12 @@ impl Scheduler {
             if !self.queue.has_ready(now) {
                 break;
             }
-            let Ok(permit) = self.bindings.clone().try_acquire_owned() else { break };
-            let Some((pod, attempts)) = self.queue.pop(now) else { break };
+            let Ok(permit) = self.bindings.clone().try_acquire_owned() else {
+                break;
+            };
+            let Some((pod, attempts)) = self.queue.pop(now) else {
+                break;
+            };
             decided = true;
             match placement::schedule(&pod, &self.cache, &mut self.ties) {
                 Ok(node) => {
@@ -201,7 +223,11 @@ impl Scheduler {
                     tokio::spawn(async move {
                         let outcome = api::bind(client, &pod, &node).await;
                         drop(permit);
-                        let _ = done.send(Done { pod, attempts, outcome });
+                        let _ = done.send(Done {
+                            pod,
+                            attempts,
+                            outcome,
+                        });
                     });
                 }
                 Err(fit) => {
@@ -217,15 +243,29 @@ impl Scheduler {
     fn report(&mut self, pod: &PodInfo, message: String) {
         let key = pod.key();
         let failure = match self.failures.get(&key) {
-            Some(last) if last.message == message => Failure { count: last.count + 1, update_condition: false, ..last.clone() },
+            Some(last) if last.message == message => Failure {
+                count: last.count + 1,
+                update_condition: false,
+                ..last.clone()
+            },
             _ => {
                 let now = Timestamp::now();
                 let event_name = format!("{}.{:x}", pod.name, now.as_nanosecond());
-                Failure { message, event_name, count: 1, first_seen: now, update_condition: true }
+                Failure {
+                    message,
+                    event_name,
+                    count: 1,
+                    first_seen: now,
+                    update_condition: true,
+                }
             }
         };
         self.failures.insert(key, failure.clone());
-        let (client, reporter, pod) = (self.client.clone(), self.config.scheduler_name.clone(), pod.clone());
+        let (client, reporter, pod) = (
+            self.client.clone(),
+            self.config.scheduler_name.clone(),
+            pod.clone(),
+        );
         tokio::spawn(async move {
             if let Err(e) = api::report_failure(client, &reporter, &pod, &failure).await {
                 tracing::warn!("recording FailedScheduling for {}: {e}", pod.key());
@@ -243,7 +283,8 @@ impl Scheduler {
             BindOutcome::Failed(e) => {
                 tracing::warn!("binding {key}: {e}");
                 self.cache.forget(&key);
-                self.queue.retry(done.pod, done.attempts + 1, Instant::now());
+                self.queue
+                    .retry(done.pod, done.attempts + 1, Instant::now());
             }
         }
     }

@@ -2,6 +2,7 @@
 
 mod controller_manager;
 mod kubeconfig;
+mod scheduler;
 mod server;
 mod sim;
 
@@ -22,6 +23,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run the controllers (replica sets, deployments, jobs, garbage collection, ...).
     ControllerManager(controller_manager::ControllerManagerArgs),
+    /// Run the scheduler: place pending pods on nodes.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 impl Cli {
@@ -30,6 +33,7 @@ impl Cli {
             Command::Server(args) => server::run(args),
             Command::Sim(args) => sim::run(args),
             Command::ControllerManager(args) => controller_manager::run(args),
+            Command::Scheduler(args) => scheduler::run(args),
         }
     }
 }

@@ -14,5 +14,6 @@ mod patch;
 mod protobuf;
 mod regressions;
 mod scenario;
+mod scheduler;
 mod sim;
 mod tables;
