@@ -6,6 +6,13 @@
 pub mod garbage_collector;
 pub mod node_lifecycle;
 pub mod taint_eviction;
+pub mod deployment;
+mod expectations;
+mod ownership;
+mod pod_state;
+mod reconcile_error;
+mod replica_sync;
+pub mod replicaset;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +26,12 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
         ("garbage-collector", Box::pin(garbage_collector::run(client.clone()))),
         ("node-lifecycle", Box::pin(node_lifecycle::run(client.clone(), node_lifecycle::Config::from_env()))),
         ("taint-eviction", Box::pin(taint_eviction::run(client.clone()))),
+        ("deployment", deployment::controller(client.clone())),
+        ("replicaset", replicaset::controller::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone())),
+        (
+            "replicationcontroller",
+            replicaset::controller::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
+        ),
     ]
 }
 
