@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
-use kube::discovery::{Discovery, Scope};
 use kube::core::PartialObjectMeta;
+use kube::discovery::{Discovery, Scope};
 use kube::runtime::watcher;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -34,7 +34,12 @@ pub enum Error {
     #[error("discovering resources: {0}")]
     Discovery(#[source] kube::Error),
     #[error("{step} {kind} {name}: {source}")]
-    Api { step: &'static str, kind: String, name: String, source: kube::Error },
+    Api {
+        step: &'static str,
+        kind: String,
+        name: String,
+        source: kube::Error,
+    },
 }
 
 struct Shared {
@@ -47,7 +52,9 @@ struct Shared {
 
 impl Shared {
     fn enqueue(&self, uids: Vec<String>) {
-        let Ok(mut queued) = self.queued.lock() else { return };
+        let Ok(mut queued) = self.queued.lock() else {
+            return;
+        };
         for uid in uids {
             if queued.insert(uid.clone()) {
                 let _ = self.tx.send(uid);
@@ -56,14 +63,22 @@ impl Shared {
     }
 
     fn graph(&self) -> std::sync::MutexGuard<'_, Graph> {
-        self.graph.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.graph
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 /// Runs the garbage collector until the process stops.
 pub async fn run(client: kube::Client) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared { client, graph: Mutex::default(), kinds: Mutex::default(), queued: Mutex::default(), tx });
+    let shared = Arc::new(Shared {
+        client,
+        graph: Mutex::default(),
+        kinds: Mutex::default(),
+        queued: Mutex::default(),
+        tx,
+    });
     tokio::spawn(discover_forever(shared.clone()));
     let worker = shared.clone();
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
@@ -75,8 +90,14 @@ pub async fn run(client: kube::Client) {
                     q.remove(&uid);
                 }
                 if let Err(error) = process(&shared, &uid).await {
-                    tracing::warn!(controller = "garbage-collector", uid, %error, "reconcile failed");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    // A conflict means the cache is behind: retry soon, quietly.
+                    let conflict = matches!(&error, Error::Api { source: kube::Error::Api(s), .. } if s.code == 409);
+                    if conflict {
+                        tracing::debug!(controller = "garbage-collector", uid, %error, "conflict; retrying");
+                    } else {
+                        tracing::warn!(controller = "garbage-collector", uid, %error, "reconcile failed");
+                    }
+                    tokio::time::sleep(Duration::from_millis(if conflict { 200 } else { 2000 })).await;
                     shared.enqueue(vec![uid]);
                 }
             }
@@ -92,14 +113,18 @@ async fn discover_forever(shared: Arc<Shared>) {
                 for (ar, kind) in found {
                     if let Ok(mut kinds) = shared.kinds.lock() {
                         kinds.insert((ar.api_version.clone(), kind.kind.clone()), kind.clone());
-                        kinds.entry((ar.group.clone(), kind.kind.clone())).or_insert_with(|| kind.clone());
+                        kinds
+                            .entry((ar.group.clone(), kind.kind.clone()))
+                            .or_insert_with(|| kind.clone());
                     }
                     if started.insert((ar.group.clone(), ar.version.clone(), ar.plural.clone())) {
                         tokio::spawn(watch_kind(shared.clone(), ar, kind));
                     }
                 }
             }
-            Err(error) => tracing::warn!(controller = "garbage-collector", %error, "discovery failed"),
+            Err(error) => {
+                tracing::warn!(controller = "garbage-collector", %error, "discovery failed")
+            }
         }
         tokio::time::sleep(REDISCOVER).await;
     }
@@ -107,15 +132,30 @@ async fn discover_forever(shared: Arc<Shared>) {
 
 /// Every resource that can be listed, watched and deleted, in its preferred version.
 async fn discover(client: &kube::Client) -> Result<Vec<(ApiResource, Arc<Kind>)>, Error> {
-    let discovery = Discovery::new(client.clone()).run().await.map_err(Error::Discovery)?;
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(Error::Discovery)?;
     let mut out = Vec::new();
     for group in discovery.groups() {
         for (ar, caps) in group.recommended_resources() {
-            let ignored = IGNORED.iter().any(|(g, p)| *g == ar.group && *p == ar.plural);
-            if ignored || !["list", "watch", "delete"].iter().all(|v| caps.supports_operation(v)) {
+            let ignored = IGNORED
+                .iter()
+                .any(|(g, p)| *g == ar.group && *p == ar.plural);
+            if ignored
+                || !["list", "watch", "delete"]
+                    .iter()
+                    .all(|v| caps.supports_operation(v))
+            {
                 continue;
             }
-            let kind = Kind { group: ar.group.clone(), version: ar.version.clone(), kind: ar.kind.clone(), plural: ar.plural.clone(), namespaced: caps.scope == Scope::Namespaced };
+            let kind = Kind {
+                group: ar.group.clone(),
+                version: ar.version.clone(),
+                kind: ar.kind.clone(),
+                plural: ar.plural.clone(),
+                namespaced: caps.scope == Scope::Namespaced,
+            };
             out.push((ar, Arc::new(kind)));
         }
     }
@@ -129,8 +169,14 @@ async fn watch_kind(shared: Arc<Shared>, ar: ApiResource, kind: Arc<Kind>) {
     let mut relist: Vec<Node> = Vec::new();
     while let Some(event) = stream.next().await {
         let touched = match event {
-            Ok(watcher::Event::Apply(obj)) => Node::from_meta(kind.clone(), obj.metadata).map(|n| shared.graph().upsert(n)).unwrap_or_default(),
-            Ok(watcher::Event::Delete(obj)) => obj.metadata.uid.map(|uid| shared.graph().remove(&uid)).unwrap_or_default(),
+            Ok(watcher::Event::Apply(obj)) => Node::from_meta(kind.clone(), obj.metadata)
+                .map(|n| shared.graph().upsert(n))
+                .unwrap_or_default(),
+            Ok(watcher::Event::Delete(obj)) => obj
+                .metadata
+                .uid
+                .map(|uid| shared.graph().remove(&uid))
+                .unwrap_or_default(),
             Ok(watcher::Event::Init) => {
                 relist.clear();
                 Vec::new()
@@ -139,7 +185,9 @@ async fn watch_kind(shared: Arc<Shared>, ar: ApiResource, kind: Arc<Kind>) {
                 relist.extend(Node::from_meta(kind.clone(), obj.metadata));
                 Vec::new()
             }
-            Ok(watcher::Event::InitDone) => shared.graph().replace(&kind, std::mem::take(&mut relist)),
+            Ok(watcher::Event::InitDone) => {
+                shared.graph().replace(&kind, std::mem::take(&mut relist))
+            }
             Err(error) => {
                 tracing::debug!(controller = "garbage-collector", resource = ar.plural, %error, "watch error");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -152,9 +200,16 @@ async fn watch_kind(shared: Arc<Shared>, ar: ApiResource, kind: Arc<Kind>) {
 
 /// Looks at one object again: as an owner being deleted, or as a dependent.
 async fn process(shared: &Shared, uid: &str) -> Result<(), Error> {
-    let Some(node) = shared.graph().get(uid).cloned() else { return Ok(()) };
+    let Some(node) = shared.graph().get(uid).cloned() else {
+        return Ok(());
+    };
     if node.orphaning() {
-        let dependents: Vec<Node> = shared.graph().dependents_of(uid).into_iter().cloned().collect();
+        let dependents: Vec<Node> = shared
+            .graph()
+            .dependents_of(uid)
+            .into_iter()
+            .cloned()
+            .collect();
         for d in &dependents {
             remove_refs(shared, d, &[uid.to_string()]).await?;
         }
@@ -165,7 +220,14 @@ async fn process(shared: &Shared, uid: &str) -> Result<(), Error> {
             let g = shared.graph();
             let dependents = g.dependents_of(uid);
             let (ids, blocked) = graph::foreground_progress(uid, &dependents);
-            (dependents.into_iter().filter(|d| ids.contains(&d.uid)).cloned().collect::<Vec<_>>(), blocked)
+            (
+                dependents
+                    .into_iter()
+                    .filter(|d| ids.contains(&d.uid))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                blocked,
+            )
         };
         for d in &to_delete {
             delete(shared, d, true).await?;
@@ -191,25 +253,65 @@ async fn process(shared: &Shared, uid: &str) -> Result<(), Error> {
 
 /// The owner's state from the graph, confirmed by a live read when the graph lacks it (the
 /// watch of its kind may not have caught up, or its kind may not be watched).
-async fn owner_state(shared: &Shared, node: &Node, owner: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference) -> Result<OwnerState, Error> {
+async fn owner_state(
+    shared: &Shared,
+    node: &Node,
+    owner: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+) -> Result<OwnerState, Error> {
     if let Some(o) = shared.graph().get(&owner.uid) {
-        return Ok(if o.waiting_for_dependents() { OwnerState::Waiting } else { OwnerState::Present });
+        return Ok(if o.waiting_for_dependents() {
+            OwnerState::Waiting
+        } else {
+            OwnerState::Present
+        });
     }
-    let group = owner.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or_default().to_string();
+    let group = owner
+        .api_version
+        .rsplit_once('/')
+        .map(|(g, _)| g)
+        .unwrap_or_default()
+        .to_string();
     let kind = {
-        let kinds = shared.kinds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kinds.get(&(owner.api_version.clone(), owner.kind.clone())).or_else(|| kinds.get(&(group, owner.kind.clone()))).cloned()
+        let kinds = shared
+            .kinds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kinds
+            .get(&(owner.api_version.clone(), owner.kind.clone()))
+            .or_else(|| kinds.get(&(group, owner.kind.clone())))
+            .cloned()
     };
     // An owner of a kind discovery does not know may yet appear (a CRD being installed): keep.
-    let Some(kind) = kind else { return Ok(OwnerState::Present) };
-    let api = api_for(&shared.client, &kind, node.namespace.as_deref().filter(|_| kind.namespaced));
+    let Some(kind) = kind else {
+        return Ok(OwnerState::Present);
+    };
+    let api = api_for(
+        &shared.client,
+        &kind,
+        node.namespace.as_deref().filter(|_| kind.namespaced),
+    );
     match api.get_metadata_opt(&owner.name).await {
         Ok(Some(found)) if found.metadata.uid.as_deref() == Some(owner.uid.as_str()) => {
-            let waiting = found.metadata.deletion_timestamp.is_some() && found.metadata.finalizers.iter().flatten().any(|f| f == graph::FOREGROUND);
-            Ok(if waiting { OwnerState::Waiting } else { OwnerState::Present })
+            let waiting = found.metadata.deletion_timestamp.is_some()
+                && found
+                    .metadata
+                    .finalizers
+                    .iter()
+                    .flatten()
+                    .any(|f| f == graph::FOREGROUND);
+            Ok(if waiting {
+                OwnerState::Waiting
+            } else {
+                OwnerState::Present
+            })
         }
         Ok(_) => Ok(OwnerState::Absent),
-        Err(source) => Err(Error::Api { step: "reading owner", kind: owner.kind.clone(), name: owner.name.clone(), source }),
+        Err(source) => Err(Error::Api {
+            step: "reading owner",
+            kind: owner.kind.clone(),
+            name: owner.name.clone(),
+            source,
+        }),
     }
 }
 
@@ -223,7 +325,12 @@ fn api_for(client: &kube::Client, kind: &Kind, namespace: Option<&str>) -> Api<D
 }
 
 fn api_error<'a>(step: &'static str, node: &'a Node) -> impl FnOnce(kube::Error) -> Error + 'a {
-    move |source| Error::Api { step, kind: node.kind.kind.clone(), name: node.name.clone(), source }
+    move |source| Error::Api {
+        step,
+        kind: node.kind.kind.clone(),
+        name: node.name.clone(),
+        source,
+    }
 }
 
 fn is_gone(result: &Result<impl Sized, kube::Error>) -> bool {
@@ -231,10 +338,25 @@ fn is_gone(result: &Result<impl Sized, kube::Error>) -> bool {
 }
 
 async fn delete(shared: &Shared, node: &Node, foreground: bool) -> Result<(), Error> {
-    let mut dp = if foreground { DeleteParams::foreground() } else { DeleteParams::background() };
-    dp.preconditions = Some(Preconditions { uid: Some(node.uid.clone()), resource_version: None });
-    tracing::info!(controller = "garbage-collector", kind = node.kind.kind, name = node.name, foreground, "deleting dependent");
-    let result = api_for(&shared.client, &node.kind, node.namespace.as_deref()).delete(&node.name, &dp).await;
+    let mut dp = if foreground {
+        DeleteParams::foreground()
+    } else {
+        DeleteParams::background()
+    };
+    dp.preconditions = Some(Preconditions {
+        uid: Some(node.uid.clone()),
+        resource_version: None,
+    });
+    tracing::info!(
+        controller = "garbage-collector",
+        kind = node.kind.kind,
+        name = node.name,
+        foreground,
+        "deleting dependent"
+    );
+    let result = api_for(&shared.client, &node.kind, node.namespace.as_deref())
+        .delete(&node.name, &dp)
+        .await;
     if is_gone(&result) || matches!(&result, Err(kube::Error::Api(s)) if s.code == 409) {
         return Ok(());
     }
@@ -243,22 +365,41 @@ async fn delete(shared: &Shared, node: &Node, foreground: bool) -> Result<(), Er
 
 /// Drops the ownerReferences naming `gone` (guarded by the resourceVersion).
 async fn remove_refs(shared: &Shared, node: &Node, gone: &[String]) -> Result<(), Error> {
-    let kept: Vec<_> = node.owners.iter().filter(|r| !gone.contains(&r.uid)).collect();
-    let patch = json!({"metadata": {"ownerReferences": kept, "resourceVersion": node.resource_version}});
-    let result = api_for(&shared.client, &node.kind, node.namespace.as_deref()).patch(&node.name, &PatchParams::default(), &Patch::Merge(&patch)).await;
+    let kept: Vec<_> = node
+        .owners
+        .iter()
+        .filter(|r| !gone.contains(&r.uid))
+        .collect();
+    let patch =
+        json!({"metadata": {"ownerReferences": kept, "resourceVersion": node.resource_version}});
+    let result = api_for(&shared.client, &node.kind, node.namespace.as_deref())
+        .patch(&node.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
     if is_gone(&result) {
         return Ok(());
     }
-    result.map(|_| ()).map_err(api_error("removing ownerReferences of", node))
+    result
+        .map(|_| ())
+        .map_err(api_error("removing ownerReferences of", node))
 }
 
 async fn remove_finalizer(shared: &Shared, node: &Node, finalizer: &str) -> Result<(), Error> {
     let kept: Vec<&String> = node.finalizers.iter().filter(|f| *f != finalizer).collect();
     let patch = json!({"metadata": {"finalizers": kept, "resourceVersion": node.resource_version}});
-    tracing::info!(controller = "garbage-collector", kind = node.kind.kind, name = node.name, finalizer, "removing finalizer");
-    let result = api_for(&shared.client, &node.kind, node.namespace.as_deref()).patch(&node.name, &PatchParams::default(), &Patch::Merge(&patch)).await;
+    tracing::info!(
+        controller = "garbage-collector",
+        kind = node.kind.kind,
+        name = node.name,
+        finalizer,
+        "removing finalizer"
+    );
+    let result = api_for(&shared.client, &node.kind, node.namespace.as_deref())
+        .patch(&node.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
     if is_gone(&result) {
         return Ok(());
     }
-    result.map(|_| ()).map_err(api_error("removing finalizer of", node))
+    result
+        .map(|_| ())
+        .map_err(api_error("removing finalizer of", node))
 }

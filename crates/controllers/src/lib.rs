@@ -3,8 +3,12 @@
 //!
 //! [`run`] starts them all on one client and returns when any of them stops.
 
+pub mod endpoint_slice;
+pub mod endpoints;
 pub mod garbage_collector;
+pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod service_account;
 pub mod taint_eviction;
 pub mod deployment;
 mod expectations;
@@ -26,6 +30,10 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
         ("garbage-collector", Box::pin(garbage_collector::run(client.clone()))),
         ("node-lifecycle", Box::pin(node_lifecycle::run(client.clone(), node_lifecycle::Config::from_env()))),
         ("taint-eviction", Box::pin(taint_eviction::run(client.clone()))),
+        ("endpoints", Box::pin(endpoints::run(client.clone()))),
+        ("endpointslice", Box::pin(endpoint_slice::run(client.clone()))),
+        ("serviceaccount", Box::pin(service_account::run(client.clone()))),
+        ("node-ipam", Box::pin(node_ipam::run(client.clone()))),
         ("deployment", deployment::controller(client.clone())),
         ("replicaset", replicaset::controller::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone())),
         (

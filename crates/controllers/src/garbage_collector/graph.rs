@@ -66,7 +66,9 @@ impl Node {
 
     /// Whether the fields the collector decides on differ (status churn does not count).
     fn same_shape(&self, other: &Node) -> bool {
-        self.owners == other.owners && self.finalizers == other.finalizers && self.deleting == other.deleting
+        self.owners == other.owners
+            && self.finalizers == other.finalizers
+            && self.deleting == other.deleting
     }
 }
 
@@ -84,7 +86,12 @@ impl Graph {
 
     /// The objects naming `owner` in their ownerReferences.
     pub fn dependents_of(&self, owner: &str) -> Vec<&Node> {
-        self.dependents.get(owner).into_iter().flatten().filter_map(|d| self.nodes.get(d)).collect()
+        self.dependents
+            .get(owner)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.nodes.get(d))
+            .collect()
     }
 
     /// Adds or replaces a node; returns the uids to look at again (empty when nothing the
@@ -95,12 +102,17 @@ impl Graph {
             self.nodes.insert(node.uid.clone(), node);
             return Vec::new();
         }
-        let mut touched: Vec<String> = old.map(|o| o.owners.iter().map(|r| r.uid.clone()).collect()).unwrap_or_default();
+        let mut touched: Vec<String> = old
+            .map(|o| o.owners.iter().map(|r| r.uid.clone()).collect())
+            .unwrap_or_default();
         if let Some(old) = old.cloned() {
             self.unlink(&old);
         }
         for r in &node.owners {
-            self.dependents.entry(r.uid.clone()).or_default().insert(node.uid.clone());
+            self.dependents
+                .entry(r.uid.clone())
+                .or_default()
+                .insert(node.uid.clone());
             touched.push(r.uid.clone());
         }
         touched.push(node.uid.clone());
@@ -110,7 +122,9 @@ impl Graph {
 
     /// Removes a node; returns its owners and dependents, which may now act.
     pub fn remove(&mut self, uid: &str) -> Vec<String> {
-        let Some(old) = self.nodes.remove(uid) else { return Vec::new() };
+        let Some(old) = self.nodes.remove(uid) else {
+            return Vec::new();
+        };
         self.unlink(&old);
         let mut touched: Vec<String> = old.owners.iter().map(|r| r.uid.clone()).collect();
         touched.extend(self.dependents.get(uid).into_iter().flatten().cloned());
@@ -120,7 +134,12 @@ impl Graph {
     /// Replaces every node of `kind` with `nodes` (a relist); returns the uids touched.
     pub fn replace(&mut self, kind: &Kind, nodes: Vec<Node>) -> Vec<String> {
         let keep: HashSet<&str> = nodes.iter().map(|n| n.uid.as_str()).collect();
-        let stale: Vec<String> = self.nodes.values().filter(|n| *n.kind == *kind && !keep.contains(n.uid.as_str())).map(|n| n.uid.clone()).collect();
+        let stale: Vec<String> = self
+            .nodes
+            .values()
+            .filter(|n| *n.kind == *kind && !keep.contains(n.uid.as_str()))
+            .map(|n| n.uid.clone())
+            .collect();
         let mut touched: Vec<String> = stale.iter().flat_map(|uid| self.remove(uid)).collect();
         for n in nodes {
             touched.extend(self.upsert(n));
@@ -158,7 +177,9 @@ pub enum Verdict {
     /// Some owners are gone but others remain: drop the references to the gone ones.
     RemoveRefs(Vec<String>),
     /// No owner remains: delete it, in the foreground when an owner waits for it.
-    Delete { foreground: bool },
+    Delete {
+        foreground: bool,
+    },
 }
 
 /// Upstream's attemptToDeleteItem decision for a dependent, given its owners' states.
@@ -167,20 +188,34 @@ pub fn dependent_verdict(owners: &[(String, OwnerState)]) -> Verdict {
         return Verdict::Keep;
     }
     let present = owners.iter().any(|(_, s)| *s == OwnerState::Present);
-    let absent: Vec<String> = owners.iter().filter(|(_, s)| *s == OwnerState::Absent).map(|(u, _)| u.clone()).collect();
+    let absent: Vec<String> = owners
+        .iter()
+        .filter(|(_, s)| *s == OwnerState::Absent)
+        .map(|(u, _)| u.clone())
+        .collect();
     let waiting = owners.iter().any(|(_, s)| *s == OwnerState::Waiting);
     match (present, absent.is_empty()) {
         (true, true) => Verdict::Keep,
         (true, false) => Verdict::RemoveRefs(absent),
-        (false, _) => Verdict::Delete { foreground: waiting },
+        (false, _) => Verdict::Delete {
+            foreground: waiting,
+        },
     }
 }
 
 /// For an owner deleted in the foreground: the dependents still to delete, and whether any
 /// dependent with `blockOwnerDeletion` still exists (the finalizer stays until none does).
 pub fn foreground_progress(owner_uid: &str, dependents: &[&Node]) -> (Vec<String>, bool) {
-    let to_delete = dependents.iter().filter(|d| !d.deleting).map(|d| d.uid.clone()).collect();
-    let blocked = dependents.iter().any(|d| d.owners.iter().any(|r| r.uid == owner_uid && r.block_owner_deletion == Some(true)));
+    let to_delete = dependents
+        .iter()
+        .filter(|d| !d.deleting)
+        .map(|d| d.uid.clone())
+        .collect();
+    let blocked = dependents.iter().any(|d| {
+        d.owners
+            .iter()
+            .any(|r| r.uid == owner_uid && r.block_owner_deletion == Some(true))
+    });
     (to_delete, blocked)
 }
 
@@ -189,7 +224,13 @@ mod tests {
     use super::*;
 
     fn kind() -> Arc<Kind> {
-        Arc::new(Kind { group: "apps".into(), version: "v1".into(), kind: "ReplicaSet".into(), plural: "replicasets".into(), namespaced: true })
+        Arc::new(Kind {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "ReplicaSet".into(),
+            plural: "replicasets".into(),
+            namespaced: true,
+        })
     }
 
     fn node(uid: &str, owners: &[(&str, bool)], deleting: bool) -> Node {
@@ -201,7 +242,14 @@ mod tests {
             resource_version: None,
             owners: owners
                 .iter()
-                .map(|(u, block)| OwnerReference { api_version: "apps/v1".into(), kind: "ReplicaSet".into(), name: u.to_string(), uid: u.to_string(), controller: None, block_owner_deletion: Some(*block) })
+                .map(|(u, block)| OwnerReference {
+                    api_version: "apps/v1".into(),
+                    kind: "ReplicaSet".into(),
+                    name: u.to_string(),
+                    uid: u.to_string(),
+                    controller: None,
+                    block_owner_deletion: Some(*block),
+                })
                 .collect(),
             finalizers: Vec::new(),
             deleting,
@@ -211,16 +259,29 @@ mod tests {
     #[test]
     fn which_dependents_to_delete() {
         use OwnerState::*;
-        let s = |v: &[(&str, OwnerState)]| v.iter().map(|(u, s)| (u.to_string(), *s)).collect::<Vec<_>>();
+        let s = |v: &[(&str, OwnerState)]| {
+            v.iter()
+                .map(|(u, s)| (u.to_string(), *s))
+                .collect::<Vec<_>>()
+        };
         let cases = [
             (s(&[]), Verdict::Keep),
             (s(&[("a", Present)]), Verdict::Keep),
             (s(&[("a", Absent)]), Verdict::Delete { foreground: false }),
-            (s(&[("a", Absent), ("b", Absent)]), Verdict::Delete { foreground: false }),
-            (s(&[("a", Absent), ("b", Present)]), Verdict::RemoveRefs(vec!["a".into()])),
+            (
+                s(&[("a", Absent), ("b", Absent)]),
+                Verdict::Delete { foreground: false },
+            ),
+            (
+                s(&[("a", Absent), ("b", Present)]),
+                Verdict::RemoveRefs(vec!["a".into()]),
+            ),
             (s(&[("a", Waiting)]), Verdict::Delete { foreground: true }),
             (s(&[("a", Waiting), ("b", Present)]), Verdict::Keep),
-            (s(&[("a", Waiting), ("b", Absent)]), Verdict::Delete { foreground: true }),
+            (
+                s(&[("a", Waiting), ("b", Absent)]),
+                Verdict::Delete { foreground: true },
+            ),
         ];
         for (owners, want) in cases {
             assert_eq!(dependent_verdict(&owners), want, "{owners:?}");
@@ -232,9 +293,15 @@ mod tests {
         let blocking = node("p1", &[("rs", true)], false);
         let gone_soon = node("p2", &[("rs", true)], true);
         let loose = node("p3", &[("rs", false)], false);
-        assert_eq!(foreground_progress("rs", &[&blocking, &loose]), (vec!["p1".into(), "p3".into()], true));
+        assert_eq!(
+            foreground_progress("rs", &[&blocking, &loose]),
+            (vec!["p1".into(), "p3".into()], true)
+        );
         assert_eq!(foreground_progress("rs", &[&gone_soon]), (vec![], true));
-        assert_eq!(foreground_progress("rs", &[&loose]), (vec!["p3".into()], false));
+        assert_eq!(
+            foreground_progress("rs", &[&loose]),
+            (vec!["p3".into()], false)
+        );
         assert_eq!(foreground_progress("rs", &[]), (vec![], false));
     }
 
@@ -245,7 +312,10 @@ mod tests {
         let touched = g.upsert(node("p1", &[("rs", true)], false));
         assert!(touched.contains(&"rs".to_string()) && touched.contains(&"p1".to_string()));
         assert_eq!(g.dependents_of("rs").len(), 1);
-        assert!(g.upsert(node("p1", &[("rs", true)], false)).is_empty(), "unchanged shape touches nothing");
+        assert!(
+            g.upsert(node("p1", &[("rs", true)], false)).is_empty(),
+            "unchanged shape touches nothing"
+        );
         assert_eq!(g.remove("rs"), vec!["p1".to_string()]);
         g.upsert(node("p1", &[], false));
         assert!(g.dependents_of("rs").is_empty());
