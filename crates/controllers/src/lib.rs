@@ -17,6 +17,8 @@ mod pod_state;
 mod reconcile_error;
 mod replica_sync;
 pub mod replicaset;
+pub mod job;
+mod job_sync;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,6 +42,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
             "replicationcontroller",
             replicaset::controller::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
         ),
+        ("job", job::controller(client.clone())),
     ]
 }
 
