@@ -27,6 +27,9 @@ pub struct ServerArgs {
     /// Do not run the controller manager in this process.
     #[arg(long)]
     disable_controller_manager: bool,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    disable_scheduler: bool,
 }
 
 /// Parses `90s`, `30m`, `1h` or plain seconds.
@@ -60,7 +63,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port, event_ttl: args.event_ttl };
         let kubeconfig = args.data_dir.join("kubeconfig.yaml");
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let components = tokio::spawn(run_components(kubeconfig.clone(), ready_rx, args.disable_controller_manager));
+        let components = tokio::spawn(run_components(kubeconfig.clone(), ready_rx, !args.disable_controller_manager, !args.disable_scheduler));
         gantry_apiserver::run(config, store.clone() as Arc<dyn gantry_store::Store>, stopped, |addr| {
             tracing::info!(
                 "gantry server ready on https://{addr} in {} ms; kubeconfig: {}",
@@ -78,7 +81,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 /// The control-plane components that run in this process as API clients, each under its
 /// leader election lease, once the API server serves.
-async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiver<()>, disable_controller_manager: bool) {
+async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiver<()>, controller_manager: bool, scheduler: bool) {
     if ready.await.is_err() {
         return;
     }
@@ -90,8 +93,11 @@ async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiv
         }
     };
     let mut tasks = Vec::new();
-    if !disable_controller_manager {
+    if controller_manager {
         tasks.push(tokio::spawn(super::controller_manager::run_leading(client.clone())));
+    }
+    if scheduler {
+        tasks.push(tokio::spawn(super::scheduler::run_leading(client.clone(), gantry_scheduler::Config::default())));
     }
     for task in tasks {
         let _ = task.await;
