@@ -40,6 +40,9 @@ fn columns(minor: u32) {
     let server = Server::start();
     let k = Kubectl::new(&server, minor);
 
+    // The node exists, so no controller treats the pod bound to it as orphaned.
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}});
+    k.ok_stdin(&["create", "-f", "-"], &node.to_string());
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "p", "namespace": "default", "labels": {"app": "p"}},
@@ -183,6 +186,8 @@ fn columns(minor: u32) {
     let custom = k.ok(&[
         "get",
         "pods",
+        "p",
+        "pending",
         "-o",
         "custom-columns=NAME:.metadata.name,NODE:.spec.nodeName",
         "--sort-by=.metadata.name",
