@@ -73,6 +73,10 @@ pub enum ApiError {
     Unavailable,
     #[error("{0}")]
     Timeout(String),
+    /// 429: the request would break a limit that may lift later (a disruption budget); one
+    /// cause per limit, with a reason and a message but no field.
+    #[error("{0}")]
+    TooManyRequests(String, Vec<FieldError>),
 }
 
 fn resource_label(s: &Subject) -> String {
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::Internal(_) => (500, "InternalError"),
             ApiError::Unavailable => (503, "ServiceUnavailable"),
             ApiError::Timeout(_) => (504, "Timeout"),
+            ApiError::TooManyRequests(..) => (429, "TooManyRequests"),
         }
     }
 
@@ -124,6 +129,10 @@ impl ApiError {
         };
         if let ApiError::ApplyConflict(_, causes) = self {
             let causes: Vec<Value> = causes.iter().map(|c| json!({ "reason": c.reason, "message": c.message, "field": c.field })).collect();
+            status["details"] = json!({ "causes": causes });
+        }
+        if let ApiError::TooManyRequests(_, causes) = self {
+            let causes: Vec<Value> = causes.iter().map(|c| json!({ "reason": c.reason, "message": c.message })).collect();
             status["details"] = json!({ "causes": causes });
         }
         if let Some(s) = subject {

@@ -10,6 +10,7 @@ pub mod crd;
 pub mod decode;
 pub mod discovery;
 pub mod error;
+mod eviction;
 mod event_expiry;
 pub mod handler;
 mod namespace_lifecycle;

@@ -9,7 +9,7 @@ use crate::object::meta_str;
 use crate::query::Query;
 use crate::registry::ResourceDef;
 use crate::registry::strategies::workload::selector_from_object;
-use crate::storage::{DeleteOptions, Storage, subject};
+use crate::storage::{Storage, subject};
 
 fn selector_string(obj: &Value) -> String {
     let selector = &obj["spec"]["selector"];
@@ -125,6 +125,37 @@ pub async fn patch_scale(storage: &Storage, def: &ResourceDef, ns: Option<&str>,
     put_scale(storage, def, ns, name, patched, q).await
 }
 
+/// Assigns a pod to a node: sets `spec.nodeName` and the PodScheduled condition. Like
+/// upstream's binding storage this is a direct compare-and-swap, not a pod update (whose
+/// validation forbids changing `nodeName`).
+async fn bind(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str, node: &str, q: &Query) -> ApiResult<()> {
+    for _ in 0..5 {
+        let (old, kv) = storage.read(def, ns, name).await?;
+        if old["metadata"]["deletionTimestamp"].is_string() {
+            return Err(ApiError::Conflict(subject(def, name), format!("pod {name} is being deleted, cannot be assigned to a host")));
+        }
+        if let Some(current) = old["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+            return Err(ApiError::Conflict(subject(def, name), format!("pod {name} is already assigned to node \"{current}\"")));
+        }
+        let mut new = old.clone();
+        new["spec"]["nodeName"] = json!(node);
+        let condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": crate::object::now_rfc3339()});
+        let conditions = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        let mut conditions: Vec<Value> = conditions.into_iter().filter(|c| c["type"] != "PodScheduled").collect();
+        conditions.push(condition);
+        new["status"]["conditions"] = json!(conditions);
+        if q.dry_run {
+            return Ok(());
+        }
+        match storage.store.update(&kv.key, def.encode(&new)?, kv.mod_revision).await {
+            Ok(_) => return Ok(()),
+            Err(gantry_store::StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(ApiError::from_store(e, &subject(def, name))),
+        }
+    }
+    Err(ApiError::Conflict(subject(def, name), "the pod kept changing while being bound; try again".into()))
+}
+
 /// POST pods/NAME/binding and pods/NAME/eviction.
 pub async fn post(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str, sub: &str, body: Value, q: &Query) -> ApiResult<Value> {
     match sub {
@@ -132,32 +163,10 @@ pub async fn post(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: 
             let node = body["target"]["name"].as_str().filter(|n| !n.is_empty()).map(str::to_string).ok_or_else(|| {
                 ApiError::Invalid(subject(def, name), vec![crate::error::FieldError::required("target.name")])
             })?;
-            storage
-                .guaranteed_update(def, ns, name, None, q, |old| {
-                    if old["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
-                        return Err(ApiError::Conflict(
-                            subject(def, name),
-                            format!("pod {name} is already assigned to node {:?}", old["spec"]["nodeName"].as_str().unwrap_or_default()),
-                        ));
-                    }
-                    let mut new = old.clone();
-                    new["spec"]["nodeName"] = json!(node);
-                    if let Some(m) = new["metadata"].as_object_mut() {
-                        m.remove("resourceVersion");
-                    }
-                    Ok(new)
-                })
-                .await?;
+            bind(storage, def, ns, name, &node, q).await?;
             Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
         }
-        "eviction" => {
-            let opts: DeleteOptions = match body.get("deleteOptions") {
-                Some(o) if !o.is_null() => serde_json::from_value(o.clone()).map_err(|e| ApiError::BadRequest(e.to_string()))?,
-                _ => DeleteOptions::default(),
-            };
-            storage.delete(def, ns, name, &opts, q).await?;
-            Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
-        }
+        "eviction" => crate::eviction::evict(storage, def, ns, name, &body, q).await,
         _ => Err(ApiError::NoRoute),
     }
 }
