@@ -116,21 +116,26 @@ pub async fn run_until(
 ) -> Result<(), SimError> {
     let names = config.node_names();
     let nodes: Api<Node> = Api::all(client.clone());
-    let registered: Vec<Node> =
-        futures::stream::iter(names.iter().map(|name| register(&nodes, name, &config)))
-            .buffered(config.concurrency.max(1))
-            .try_collect()
-            .await?;
-    tracing::info!(
-        "registered {} simulated node(s) {}0..{}",
-        registered.len(),
-        config.name_prefix,
-        names.len().saturating_sub(1)
-    );
-    let leases = lease::renew_all(client.clone(), &registered, &config);
+    // The kubelet side starts at once: pods already bound to these nodes (a restarted sim) do
+    // not wait for the registrations.
     let kubelet = pods::serve(client.clone(), &names, config.concurrency);
+    let node_side = async {
+        let registered: Vec<Node> =
+            futures::stream::iter(names.iter().map(|name| register(&nodes, name, &config)))
+                .buffered(config.concurrency.max(1))
+                .try_collect()
+                .await?;
+        tracing::info!(
+            "registered {} simulated node(s) {}0..{}",
+            registered.len(),
+            config.name_prefix,
+            names.len().saturating_sub(1)
+        );
+        lease::renew_all(client.clone(), &registered, &config).await;
+        Ok::<(), SimError>(())
+    };
     tokio::select! {
-        () = leases => {}
+        result = node_side => result?,
         () = kubelet => {}
         () = stop => tracing::info!("stopping: simulated nodes stay registered until their leases expire"),
     }
