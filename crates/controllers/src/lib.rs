@@ -19,6 +19,8 @@ mod replica_sync;
 pub mod replicaset;
 pub mod job;
 mod job_sync;
+mod daemon_placement;
+pub mod daemonset;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,6 +45,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
             replicaset::controller::<k8s_openapi::api::core::v1::ReplicationController>(client.clone()),
         ),
         ("job", job::controller(client.clone())),
+        ("daemonset", daemonset::controller(client.clone())),
     ]
 }
 

@@ -5,7 +5,7 @@
 
 mod new_set;
 mod progress;
-mod revision;
+pub(crate) mod revision;
 mod rollout;
 
 use std::sync::Arc;

@@ -14,6 +14,9 @@ pub const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
 pub const MAX: &str = "deployment.kubernetes.io/max-replicas";
 const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
 
+/// An int-or-percent of `total` (re-exported for other workload controllers).
+pub use super::rollout::scaled_value as scaled;
+
 /// Annotations of a Deployment that are not copied onto its ReplicaSets (upstream skipCopyAnnotation).
 const NOT_COPIED: [&str; 6] = [
     "kubectl.kubernetes.io/last-applied-configuration",
