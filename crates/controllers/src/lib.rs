@@ -11,6 +11,8 @@ pub mod node_lifecycle;
 pub mod service_account;
 pub mod taint_eviction;
 pub mod deployment;
+pub mod disruption;
+mod disruption_budget;
 mod expectations;
 mod ownership;
 mod pod_state;
@@ -39,6 +41,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
         ("serviceaccount", Box::pin(service_account::run(client.clone()))),
         ("node-ipam", Box::pin(node_ipam::run(client.clone()))),
         ("deployment", deployment::controller(client.clone())),
+        ("disruption", Box::pin(disruption::run(client.clone()))),
         ("replicaset", replicaset::controller::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone())),
         (
             "replicationcontroller",
