@@ -23,6 +23,8 @@ pub mod job;
 mod job_sync;
 mod daemon_placement;
 pub mod daemonset;
+mod cron_schedule;
+pub mod cronjob;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -49,6 +51,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
         ),
         ("job", job::controller(client.clone())),
         ("daemonset", daemonset::controller(client.clone())),
+        ("cronjob", cronjob::controller(client.clone())),
     ]
 }
 
