@@ -8,6 +8,9 @@ pub mod endpoints;
 pub mod garbage_collector;
 pub mod node_ipam;
 pub mod node_lifecycle;
+mod quantity;
+mod quota_usage;
+pub mod resource_quota;
 pub mod service_account;
 pub mod taint_eviction;
 pub mod deployment;
@@ -42,6 +45,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
         ("endpointslice", Box::pin(endpoint_slice::run(client.clone()))),
         ("serviceaccount", Box::pin(service_account::run(client.clone()))),
         ("node-ipam", Box::pin(node_ipam::run(client.clone()))),
+        ("resourcequota", Box::pin(resource_quota::run(client.clone()))),
         ("deployment", deployment::controller(client.clone())),
         ("disruption", Box::pin(disruption::run(client.clone()))),
         ("replicaset", replicaset::controller::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone())),
