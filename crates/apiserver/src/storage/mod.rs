@@ -227,7 +227,14 @@ impl Storage {
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         self.check_namespace(def, ns, &name).await?;
         let key = def.object_key(ns, &name);
-        let reserved = self.reserve(def, &mut obj, None, &key, &subject(def, &name), q.dry_run).await?;
+        let reserved = match self.reserve(def, &mut obj, None, &key, &subject(def, &name), q.dry_run).await {
+            Ok(reserved) => reserved,
+            // A duplicate holds the same values: it is the duplicate that matters.
+            Err(e) => match self.store.get(&key).await {
+                Ok((Some(_), _)) => return Err(ApiError::AlreadyExists(subject(def, &name))),
+                _ => return Err(e),
+            },
+        };
         if q.dry_run {
             return Ok(Written { object: obj, warnings, created: true });
         }
