@@ -28,6 +28,8 @@ mod daemon_placement;
 pub mod daemonset;
 mod cron_schedule;
 pub mod cronjob;
+pub mod statefulset;
+mod statefulset_sync;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,6 +58,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
         ("job", job::controller(client.clone())),
         ("daemonset", daemonset::controller(client.clone())),
         ("cronjob", cronjob::controller(client.clone())),
+        ("statefulset", statefulset::controller(client.clone())),
     ]
 }
 

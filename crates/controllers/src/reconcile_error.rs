@@ -22,13 +22,6 @@ pub enum Error {
         kind: &'static str,
         field: &'static str,
     },
-    /// An object could not be (de)serialized into the shape the controller needs.
-    #[error("encoding {what}: {source}")]
-    Encode {
-        what: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
 }
 
 impl Error {
