@@ -172,7 +172,8 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 let jname = job_name(&name, t);
                 let exists = owned.iter().any(|j| j.name_any() == jname);
                 let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
-                if !exists && !(policy == "Forbid" && !active.is_empty()) {
+                let forbidden = policy == "Forbid" && !active.is_empty();
+                if !exists && !forbidden {
                     if policy == "Replace" {
                         for j in active.drain(..) {
                             delete_job(&jobs_api, &j.name_any()).await?;
@@ -208,7 +209,7 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                     }
                     last_schedule = Some(t);
                 }
-                if exists || policy != "Forbid" || active.is_empty() {
+                if exists || !forbidden {
                     last_schedule = last_schedule.max(Some(t));
                 }
             }

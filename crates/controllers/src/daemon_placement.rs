@@ -88,10 +88,10 @@ pub fn pod_node(pod: &Pod) -> Option<String> {
 pub fn eligible(spec: &PodSpec, node: &Node) -> bool {
     let labels = node.metadata.labels.clone().unwrap_or_default();
     let name = node.metadata.name.clone().unwrap_or_default();
-    if let Some(sel) = &spec.node_selector {
-        if !sel.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-            return false;
-        }
+    if let Some(sel) = &spec.node_selector
+        && !sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
     }
     let required = spec
         .affinity
@@ -101,14 +101,13 @@ pub fn eligible(spec: &PodSpec, node: &Node) -> bool {
             n.required_during_scheduling_ignored_during_execution
                 .as_ref()
         });
-    if let Some(req) = required {
-        if !req
+    if let Some(req) = required
+        && !req
             .node_selector_terms
             .iter()
             .any(|t| term_matches(t, &labels, &name))
-        {
-            return false;
-        }
+    {
+        return false;
     }
     let mut tolerations = spec.tolerations.clone().unwrap_or_default();
     tolerations.extend(default_tolerations(spec.host_network == Some(true)));

@@ -123,13 +123,13 @@ pub fn outcome(
             "Job has reached the specified backoff limit",
         );
     }
-    if let (Some(limit), Some(t)) = (spec.active_deadline_seconds, active_for) {
-        if t >= limit {
-            return Outcome::Failed(
-                "DeadlineExceeded",
-                "Job was active longer than specified deadline",
-            );
-        }
+    if let (Some(limit), Some(t)) = (spec.active_deadline_seconds, active_for)
+        && t >= limit
+    {
+        return Outcome::Failed(
+            "DeadlineExceeded",
+            "Job was active longer than specified deadline",
+        );
     }
     let done = match spec.completions {
         Some(c) => succeeded >= c,

@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(change(5, &refs, ts(10)), Change::Create(2));
         assert_eq!(change(3, &refs, ts(10)), Change::None);
         assert_eq!(change(2, &refs, ts(10)), Change::Delete(vec![2]));
-        assert_eq!(change(0, &refs, ts(10)).ne(&Change::None), true);
+        assert!(change(0, &refs, ts(10)).ne(&Change::None));
         assert_eq!(change(1000, &[], ts(10)), Change::Create(BURST));
     }
 

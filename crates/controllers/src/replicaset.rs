@@ -225,13 +225,14 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         .expectations
         .satisfied(&key, |n| names.contains(n), |u| !live.contains(u));
     let mut sync_error = None;
-    if synced && !deleting {
-        if let Some(template) = &spec.template {
-            let change = replica_sync::change(spec.replicas, &active, now);
-            let result = apply(&pods_api, template, &ns, &name, &owner_ref, change, &active).await;
-            ctx.expectations.expect(&key, result.0);
-            sync_error = result.1;
-        }
+    if synced
+        && !deleting
+        && let Some(template) = &spec.template
+    {
+        let change = replica_sync::change(spec.replicas, &active, now);
+        let result = apply(&pods_api, template, &ns, &name, &owner_ref, change, &active).await;
+        ctx.expectations.expect(&key, result.0);
+        sync_error = result.1;
     }
 
     let template_labels = spec

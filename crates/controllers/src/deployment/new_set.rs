@@ -11,7 +11,7 @@ use serde_json::json;
 use super::revision;
 use super::rollout::{self, Rs};
 use crate::ownership;
-use crate::reconcile_error::{is_status, Error};
+use crate::reconcile_error::{Error, is_status};
 
 /// The new ReplicaSet, created if missing, with its revision and annotations brought up to date;
 /// also whether it was created now.

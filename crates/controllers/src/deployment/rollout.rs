@@ -137,13 +137,13 @@ fn scale_down_old(replicas: i32, unavailable: i32, new: &Rs, old: &[Rs]) -> Vec<
     }
     let mut out = Vec::new();
     for rs in sorted {
-        if let Some(orig) = old.iter().find(|o| o.name == rs.name) {
-            if orig.replicas != rs.replicas {
-                out.push(Scale {
-                    name: rs.name,
-                    replicas: rs.replicas,
-                });
-            }
+        if let Some(orig) = old.iter().find(|o| o.name == rs.name)
+            && orig.replicas != rs.replicas
+        {
+            out.push(Scale {
+                name: rs.name,
+                replicas: rs.replicas,
+            });
         }
     }
     out
@@ -190,17 +190,18 @@ pub fn proportional(replicas: i32, surge: i32, new: Option<&Rs>, old: &[Rs]) -> 
             _ => Vec::new(),
         };
     }
-    if let Some(n) = new {
-        if n.replicas == replicas && n.available == replicas {
-            return old
-                .iter()
-                .filter(|r| r.replicas != 0)
-                .map(|r| Scale {
-                    name: r.name.clone(),
-                    replicas: 0,
-                })
-                .collect();
-        }
+    if let Some(n) = new
+        && n.replicas == replicas
+        && n.available == replicas
+    {
+        return old
+            .iter()
+            .filter(|r| r.replicas != 0)
+            .map(|r| Scale {
+                name: r.name.clone(),
+                replicas: 0,
+            })
+            .collect();
     }
     let allowed = replicas + surge;
     let current: i32 = active.iter().map(|r| r.replicas).sum();
