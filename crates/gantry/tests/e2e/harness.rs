@@ -41,13 +41,21 @@ pub struct Server {
     dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    /// Extra environment of the server process, kept across restarts.
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts a server in a fresh data dir and waits until it is ready.
     pub fn start() -> Server {
+        Server::start_with_env(&[])
+    }
+
+    /// Like [`Server::start`] with extra environment variables (e.g. controller tunables).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
         let dir = tempfile::Builder::new().prefix("gantry-e2e-").tempdir().expect("creating the data dir");
-        let mut server = Server { dir, port: free_port(), child: None };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut server = Server { dir, port: free_port(), child: None, env };
         server.spawn();
         server
     }
@@ -76,6 +84,7 @@ impl Server {
             .arg(self.data_dir())
             .args(["--https-port", &self.port.to_string(), "--bind-address", "127.0.0.1"])
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             // The ready line is tracing output: stdout today, stderr in the issue; keep both.
             .stdout(log.try_clone().expect("cloning the log handle"))
             .stderr(log)
@@ -123,6 +132,61 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// One `gantry sim` process running a group of simulated nodes; killed when dropped.
+pub struct SimNodes {
+    child: Child,
+    log: PathBuf,
+}
+
+impl SimNodes {
+    /// Starts `nodes` simulated nodes named `{prefix}0..` whose leases renew every second.
+    pub fn start(server: &Server, prefix: &str, nodes: usize) -> SimNodes {
+        let log = server.data_dir().join(format!("sim-{prefix}log"));
+        let file = std::fs::File::create(&log).expect("creating the sim log");
+        let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(["sim", "--kubeconfig"])
+            .arg(server.kubeconfig())
+            .args(["--nodes", &nodes.to_string(), "--name-prefix", prefix, "--lease-interval-seconds", "1"])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("cloning the log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("starting gantry sim");
+        SimNodes { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the process like a machine dying and waits until it is gone.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("killing gantry sim");
+        self.child.wait().expect("waiting for gantry sim");
+    }
+}
+
+impl Drop for SimNodes {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The names of the Ready nodes.
+pub fn ready_nodes(k: &Kubectl) -> Vec<String> {
+    let nodes = k.json(&["get", "nodes"]);
+    let items = nodes["items"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .filter(|n| {
+            n["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        })
+        .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// What one kubectl run printed.
@@ -281,4 +345,29 @@ macro_rules! per_kubectl {
             }
         }
     )*};
+}
+
+/// The pods matching `selector` that are not being deleted.
+pub fn live_pods(k: &Kubectl, selector: &str) -> Vec<Value> {
+    let pods = k.json(&["get", "pods", "-l", selector]);
+    let items = pods["items"].as_array().cloned().unwrap_or_default();
+    items.into_iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).collect()
+}
+
+/// Whether `pod` is Running with condition Ready=True.
+pub fn pod_ready(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Running"
+        && pod["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+/// Waits until exactly `n` pods match `selector`, all Ready, none being deleted, and no other
+/// pod of the selector lingers; returns them.
+pub fn wait_for_ready_pods(k: &Kubectl, selector: &str, n: usize, timeout: Duration) -> Vec<Value> {
+    let mut last = Vec::new();
+    wait_until(&format!("exactly {n} Ready pods match {selector}"), timeout, || {
+        let all = k.json(&["get", "pods", "-l", selector]);
+        last = all["items"].as_array().cloned().unwrap_or_default();
+        last.len() == n && last.iter().all(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_ready(p))
+    });
+    last
 }

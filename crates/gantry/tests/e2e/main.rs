@@ -13,6 +13,7 @@ mod machinery;
 mod patch;
 mod protobuf;
 mod regressions;
+mod rollout;
 mod scenario;
 mod scheduler;
 mod sim;
