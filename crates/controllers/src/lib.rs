@@ -7,6 +7,7 @@ pub mod endpoint_slice;
 pub mod endpoints;
 pub mod garbage_collector;
 pub mod node_ipam;
+pub mod namespace;
 pub mod node_lifecycle;
 mod quantity;
 mod quota_usage;
@@ -47,6 +48,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
         ("endpointslice", Box::pin(endpoint_slice::run(client.clone()))),
         ("serviceaccount", Box::pin(service_account::run(client.clone()))),
         ("node-ipam", Box::pin(node_ipam::run(client.clone()))),
+        ("namespace", Box::pin(namespace::run(client.clone()))),
         ("resourcequota", Box::pin(resource_quota::run(client.clone()))),
         ("deployment", deployment::controller(client.clone())),
         ("disruption", Box::pin(disruption::run(client.clone()))),
