@@ -79,10 +79,11 @@ pub async fn run(client: kube::Client) {
         queued: Mutex::default(),
         tx,
     });
-    tokio::spawn(discover_forever(shared.clone()));
+    let discovery = discover_forever(shared.clone());
     let worker = shared.clone();
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    stream
+    // Discovery (and the watches it owns) runs inside this future: dropping it stops them all.
+    let work = stream
         .for_each_concurrent(8, move |uid| {
             let shared = worker.clone();
             async move {
@@ -101,12 +102,14 @@ pub async fn run(client: kube::Client) {
                     shared.enqueue(vec![uid]);
                 }
             }
-        })
-        .await;
+        });
+    futures::future::join(discovery, work).await;
 }
 
 async fn discover_forever(shared: Arc<Shared>) {
     let mut started: HashSet<(String, String, String)> = HashSet::new();
+    // Aborted with this future.
+    let mut watches = tokio::task::JoinSet::new();
     loop {
         match discover(&shared.client).await {
             Ok(found) => {
@@ -118,7 +121,7 @@ async fn discover_forever(shared: Arc<Shared>) {
                             .or_insert_with(|| kind.clone());
                     }
                     if started.insert((ar.group.clone(), ar.version.clone(), ar.plural.clone())) {
-                        tokio::spawn(watch_kind(shared.clone(), ar, kind));
+                        watches.spawn(watch_kind(shared.clone(), ar, kind));
                     }
                 }
             }

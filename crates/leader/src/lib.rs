@@ -131,7 +131,8 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let api: Api<Lease> = Api::namespaced(client, &config.namespace);
-    let mut running: Option<tokio::task::JoinHandle<()>> = None;
+    // Aborts the work when this future is dropped (the caller stopping us) as well as on loss.
+    let mut running: Option<AbortOnDrop> = None;
     let mut last_renewal = tokio::time::Instant::now();
     loop {
         let held = match try_hold(&api, &config).await {
@@ -145,19 +146,26 @@ where
         match (held, running.is_some()) {
             (true, false) => {
                 tracing::info!("{} became leader of {}/{}", config.identity, config.namespace, config.name);
-                running = Some(tokio::spawn(work()));
+                running = Some(AbortOnDrop(tokio::spawn(work())));
                 last_renewal = tokio::time::Instant::now();
             }
             (true, true) => last_renewal = tokio::time::Instant::now(),
             (false, true) => {
                 tracing::warn!("{} lost leadership of {}/{}", config.identity, config.namespace, config.name);
-                if let Some(task) = running.take() {
-                    task.abort();
-                }
+                running = None;
             }
             (false, false) => {}
         }
         tokio::time::sleep(config.retry_period).await;
+    }
+}
+
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -54,16 +54,19 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let store = EmbeddedStore::open(&store_dir, EmbeddedOptions::default())
             .await
             .with_context(|| format!("opening the store in {}", store_dir.display()))?;
-        let (stop, stopped) = watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("shutting down");
-            let _ = stop.send(true);
-        });
         let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port, event_ttl: args.event_ttl };
         let kubeconfig = args.data_dir.join("kubeconfig.yaml");
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let components = tokio::spawn(run_components(kubeconfig.clone(), ready_rx, !args.disable_controller_manager, !args.disable_scheduler));
+        let (stop, stopped) = watch::channel(false);
+        let stop_components = components.abort_handle();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            // Components first, so that they do not call an API server that is going away.
+            stop_components.abort();
+            let _ = stop.send(true);
+        });
         gantry_apiserver::run(config, store.clone() as Arc<dyn gantry_store::Store>, stopped, |addr| {
             tracing::info!(
                 "gantry server ready on https://{addr} in {} ms; kubeconfig: {}",
@@ -92,16 +95,15 @@ async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiv
             return;
         }
     };
-    let mut tasks = Vec::new();
+    // A JoinSet aborts its tasks when dropped, so aborting this function stops them all.
+    let mut tasks = tokio::task::JoinSet::new();
     if controller_manager {
-        tasks.push(tokio::spawn(super::controller_manager::run_leading(client.clone())));
+        tasks.spawn(super::controller_manager::run_leading(client.clone()));
     }
     if scheduler {
-        tasks.push(tokio::spawn(super::scheduler::run_leading(client.clone(), gantry_scheduler::Config::default())));
+        tasks.spawn(super::scheduler::run_leading(client.clone(), gantry_scheduler::Config::default()));
     }
-    for task in tasks {
-        let _ = task.await;
-    }
+    while tasks.join_next().await.is_some() {}
 }
 
 async fn wait_for_signal() {
