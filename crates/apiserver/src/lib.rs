@@ -93,7 +93,6 @@ pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receive
     }
     let api_address = SocketAddr::new(if config.bind_address.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { config.bind_address }, addr.port());
     bootstrap::ensure_kubernetes_service(&storage, api_address).await.map_err(RunError::Bootstrap)?;
-    let lifecycle = tokio::spawn(namespace_lifecycle::run(storage.clone()));
     let crds = tokio::spawn(crd::controller::CrdController::new(storage.clone()).run());
     let expiry = tokio::spawn(event_expiry::run(storage.clone(), config.event_ttl));
     let api = Arc::new(handler::Api::new(storage, server_address));
@@ -102,7 +101,6 @@ pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receive
     tokio::task::spawn_blocking(move || warm.discovery().warm());
     ready(addr);
     listener.serve(api, shutdown).await;
-    lifecycle.abort();
     crds.abort();
     expiry.abort();
     Ok(())

@@ -93,7 +93,7 @@ pub async fn run(args: &Args, command: String) -> anyhow::Result<Report> {
         args.sim_nodes,
         crate::machine::cpus()
     ));
-    let server = Server::start(&gantry, args.protocol, args.h2_connections).await?;
+    let server = Server::start(&gantry, args.protocol, args.h2_connections, &[]).await?;
     let outcome = measure(args, &gantry, &server, &mut report).await;
     if let Ok(hwm) = server.memory_kib("VmHWM") {
         report.row(

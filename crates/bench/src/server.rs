@@ -44,6 +44,7 @@ impl Server {
         binary: &Path,
         protocol: Protocol,
         h2_connections: usize,
+        extra_args: &[&str],
     ) -> anyhow::Result<Server> {
         let data_dir = tempfile::Builder::new()
             .prefix("gantry-bench-")
@@ -61,6 +62,7 @@ impl Server {
                 "--bind-address",
                 "127.0.0.1",
             ])
+            .args(extra_args)
             .env("GANTRY_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
