@@ -129,7 +129,13 @@ impl Storage {
                     Err(e) => return Err(ApiError::from_store(e, &sub)),
                 }
             }
-            if gc_finalizers.is_none() && obj["metadata"]["deletionTimestamp"].is_string() && grace.is_none_or(|g| Some(g) >= obj["metadata"]["deletionGracePeriodSeconds"].as_i64()) {
+            let already = obj["metadata"]["deletionTimestamp"].is_string();
+            // Once deleting, only an explicitly shorter grace period changes it (upstream's
+            // rest.BeforeDelete), 0 included: a kubelet's final delete of a pod that
+            // finalizers still hold.
+            let current = obj["metadata"]["deletionGracePeriodSeconds"].as_i64();
+            let shortened = already && opts.grace_period_seconds.is_some_and(|g| current.is_some_and(|c| g.max(0) < c));
+            if gc_finalizers.is_none() && already && !shortened {
                 // Already being deleted, and not shortened: nothing changes.
                 return Ok(obj);
             }
@@ -137,10 +143,8 @@ impl Storage {
             if let Some(list) = gc_finalizers {
                 set_meta(&mut marked, "finalizers", json!(list));
             }
-            let already = obj["metadata"]["deletionTimestamp"].is_string();
-            let shortened = grace.is_some_and(|g| Some(g) < obj["metadata"]["deletionGracePeriodSeconds"].as_i64());
             if !already || shortened {
-                let grace_seconds = grace.unwrap_or(0);
+                let grace_seconds = if shortened { opts.grace_period_seconds.unwrap_or(0).max(0) } else { grace.unwrap_or(0) };
                 set_meta(&mut marked, "deletionTimestamp", json!(add_seconds(grace_seconds)));
                 set_meta(&mut marked, "deletionGracePeriodSeconds", json!(grace_seconds));
             }

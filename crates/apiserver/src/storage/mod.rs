@@ -355,7 +355,10 @@ impl Storage {
         // A namespace also waits for its spec finalizers: the lifecycle empties it first.
         let is_namespace = def.group.is_empty() && def.plural == "namespaces";
         let no_spec_finalizers = !is_namespace || new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty);
-        if terminating && no_finalizers && no_spec_finalizers && def.strategy.graceful_delete(new, None).is_none() {
+        // Upstream's ShouldDeleteDuringUpdate: the last finalizer of an object whose grace
+        // period is over (0) or that has none to wait for goes with the object.
+        let grace_over = old["metadata"]["deletionGracePeriodSeconds"].as_i64() == Some(0);
+        if terminating && no_finalizers && no_spec_finalizers && (grace_over || def.strategy.graceful_delete(new, None).is_none()) {
             self.release(&reserved).await;
             let deleted = self.store.delete(&key, Some(kv.mod_revision)).await.map_err(|e| ApiError::from_store(e, &sub))?;
             self.release_dropped(def, old, None).await;
