@@ -6,10 +6,13 @@
 mod apply;
 mod auth;
 mod bad_input;
+mod batch;
+mod cascade;
 mod crd;
 mod describe;
 mod harness;
 mod machinery;
+mod nodes;
 mod patch;
 mod protobuf;
 mod regressions;
