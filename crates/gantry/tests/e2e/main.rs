@@ -16,6 +16,7 @@ mod nodes;
 mod patch;
 mod protobuf;
 mod regressions;
+mod restart;
 mod rollout;
 mod scenario;
 mod scheduler;
