@@ -2,14 +2,16 @@
 //! started again on the same data dir while a Deployment is converging, with the simulated
 //! nodes left running; afterwards the controllers and scheduler pick up where they were
 //! (level-triggered): the scale finishes, later scales and a new rollout converge, and nothing
-//! was created twice.
+//! was created twice. A Job cut in half by a restart finishes with exactly its completions.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{DEADLINE, Kubectl, Server, SimNodes, ready_nodes, wait_for_ready_pods, wait_until};
+use crate::harness::{
+    DEADLINE, Kubectl, Server, SimNodes, ready_nodes, wait_for_ready_pods, wait_until,
+};
 
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -22,7 +24,9 @@ fn deployment(replicas: u32) -> String {
 }
 
 fn names(pods: &[Value]) -> BTreeSet<String> {
-    pods.iter().filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string)).collect()
+    pods.iter()
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 fn rollout_status(k: &Kubectl) {
@@ -31,7 +35,9 @@ fn rollout_status(k: &Kubectl) {
 }
 
 fn replica_set_count(k: &Kubectl) -> usize {
-    k.json(&["get", "replicasets", "-l", "app=steady"])["items"].as_array().map_or(0, Vec::len)
+    k.json(&["get", "replicasets", "-l", "app=steady"])["items"]
+        .as_array()
+        .map_or(0, Vec::len)
 }
 
 #[test]
@@ -49,9 +55,20 @@ fn controllers_and_scheduler_converge_across_a_server_restart() {
     server.restart();
     let after_restart = wait_for_ready_pods(&k, "app=steady", 8, CONVERGE);
     rollout_status(&k);
-    assert!(first.is_subset(&names(&after_restart)), "running pods were replaced: {first:?}");
-    assert_eq!(replica_set_count(&k), 1, "the restart made a second ReplicaSet");
-    assert!(after_restart.iter().all(|p| p["spec"]["nodeName"].as_str().is_some_and(|n| n.starts_with("keep-"))));
+    assert!(
+        first.is_subset(&names(&after_restart)),
+        "running pods were replaced: {first:?}"
+    );
+    assert_eq!(
+        replica_set_count(&k),
+        1,
+        "the restart made a second ReplicaSet"
+    );
+    assert!(after_restart.iter().all(|p| {
+        p["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("keep-"))
+    }));
 
     // The restarted control plane keeps acting: scale down, up, and a new template.
     k.ok(&["scale", "deployment/steady", "--replicas=2"]);
@@ -61,7 +78,11 @@ fn controllers_and_scheduler_converge_across_a_server_restart() {
     k.ok(&["set", "image", "deployment/steady", "app=nginx:1.27"]);
     rollout_status(&k);
     let pods = wait_for_ready_pods(&k, "app=steady", 5, CONVERGE);
-    assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.27"), "{pods:?}");
+    assert!(
+        pods.iter()
+            .all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.27"),
+        "{pods:?}"
+    );
     assert_eq!(replica_set_count(&k), 2);
 
     // A second restart with nothing pending changes nothing, and a pod deleted while the
@@ -69,13 +90,79 @@ fn controllers_and_scheduler_converge_across_a_server_restart() {
     let settled = names(&pods);
     server.restart();
     let d = k.json(&["get", "deployment", "steady"]);
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2", "{d}");
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2",
+        "{d}"
+    );
     let victim = settled.iter().next().cloned().expect("a pod");
     k.ok(&["delete", "pod", &victim]);
     let healed = names(&wait_for_ready_pods(&k, "app=steady", 5, CONVERGE));
     assert!(!healed.contains(&victim), "{healed:?}");
-    assert_eq!(healed.intersection(&settled).count(), 4, "{settled:?} -> {healed:?}");
+    assert_eq!(
+        healed.intersection(&settled).count(),
+        4,
+        "{settled:?} -> {healed:?}"
+    );
     let d = k.json(&["get", "deployment", "steady"]);
-    assert_eq!(d["status"]["observedGeneration"], d["metadata"]["generation"], "{d}");
+    assert_eq!(
+        d["status"]["observedGeneration"], d["metadata"]["generation"],
+        "{d}"
+    );
     assert_eq!(replica_set_count(&k), 2);
+}
+
+#[test]
+fn job_completes_exactly_once_across_a_server_restart() {
+    let mut server = Server::start();
+    let k = Kubectl::new(&server, 32);
+    let _nodes = SimNodes::start(&server, "batch-", 2);
+    wait_until("2 nodes are Ready", DEADLINE, || ready_nodes(&k).len() == 2);
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "halves", "namespace": "default"},
+        "spec": {"completions": 4, "parallelism": 2,
+            "template": {"metadata": {"annotations": {"gantry.dev/sim-run-seconds": "2"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "task", "image": "busybox"}]}}}});
+    k.ok_stdin(&["create", "-f", "-"], &job.to_string());
+    wait_until("the first 2 pods of the Job run", DEADLINE, || {
+        let pods = k.json(&["get", "pods", "-l", "job-name=halves"]);
+        pods["items"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count()
+                == 2
+        })
+    });
+    server.restart();
+    let out = k.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/halves",
+        "--timeout=90s",
+    ]);
+    assert_eq!(out.trim(), "job.batch/halves condition met");
+    let j = k.json(&["get", "job", "halves"]);
+    assert_eq!(j["status"]["succeeded"], 4, "{j}");
+    assert!(j["status"]["failed"].as_i64().unwrap_or(0) == 0, "{j}");
+    let pods = k.json(&["get", "pods", "-l", "job-name=halves"]);
+    let pods = pods["items"].as_array().cloned().unwrap_or_default();
+    let phases: Vec<&str> = pods
+        .iter()
+        .filter_map(|p| p["status"]["phase"].as_str())
+        .collect();
+    assert_eq!(
+        phases, ["Succeeded"; 4],
+        "the restart made the Job run more pods than completions"
+    );
+    // Completed pods lose the Job's tracking finalizer, so nothing holds them.
+    for pod in &pods {
+        let finalizers = pod["metadata"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            finalizers
+                .iter()
+                .all(|f| f != "batch.kubernetes.io/job-tracking"),
+            "{pod}"
+        );
+    }
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Background, DEADLINE, Kubectl, Server, SimNodes, wait_for_ready_pods, wait_until};
+use crate::harness::{
+    Background, DEADLINE, Kubectl, Server, SimNodes, wait_for_ready_pods, wait_until,
+};
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,17 +38,36 @@ fn replica_sets(k: &Kubectl) -> BTreeMap<String, (String, i64, String)> {
     items
         .iter()
         .map(|rs| {
-            let name = rs["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            let image = rs["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_string();
-            let revision = rs["metadata"]["annotations"][REVISION].as_str().unwrap_or_default().to_string();
-            (name, (image, rs["spec"]["replicas"].as_i64().unwrap_or(-1), revision))
+            let name = rs["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let image = rs["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let revision = rs["metadata"]["annotations"][REVISION]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (
+                name,
+                (
+                    image,
+                    rs["spec"]["replicas"].as_i64().unwrap_or(-1),
+                    revision,
+                ),
+            )
         })
         .collect()
 }
 
 /// Splits a stream of concatenated JSON documents (what `kubectl get -w -o json` prints).
 fn documents(stream: &str) -> Vec<Value> {
-    serde_json::Deserializer::from_str(stream).into_iter::<Value>().map_while(Result::ok).collect()
+    serde_json::Deserializer::from_str(stream)
+        .into_iter::<Value>()
+        .map_while(Result::ok)
+        .collect()
 }
 
 /// The fewest Ready, non-deleting pods seen in a `--output-watch-events` pod stream after
@@ -56,8 +77,13 @@ fn fewest_ready_pods(stream: &str, steady: usize) -> Option<usize> {
     let mut fewest: Option<usize> = None;
     for event in documents(stream) {
         let pod = &event["object"];
-        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let counts = event["type"] != "DELETED" && pod["metadata"]["deletionTimestamp"].is_null() && crate::harness::pod_ready(pod);
+        let name = pod["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let counts = event["type"] != "DELETED"
+            && pod["metadata"]["deletionTimestamp"].is_null()
+            && crate::harness::pod_ready(pod);
         ready.insert(name, counts);
         let now = ready.values().filter(|r| **r).count();
         fewest = match fewest {
@@ -70,34 +96,62 @@ fn fewest_ready_pods(stream: &str, steady: usize) -> Option<usize> {
 }
 
 fn watch_pods(k: &Kubectl) -> Background {
-    k.background(&["get", "pods", "-l", "app=web", "-w", "-o", "json", "--output-watch-events"])
+    k.background(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-w",
+        "-o",
+        "json",
+        "--output-watch-events",
+    ])
 }
 
 fn rolls_out_scales_updates_and_undoes(minor: u32) {
     let server = Server::start();
     let k = Kubectl::new(&server, minor);
     let _nodes = SimNodes::start(&server, "roll-", 3);
-    wait_until("3 nodes are Ready", DEADLINE, || crate::harness::ready_nodes(&k).len() == 3);
+    wait_until("3 nodes are Ready", DEADLINE, || {
+        crate::harness::ready_nodes(&k).len() == 3
+    });
 
     // Apply 5 replicas: rollout status completes and the status adds up.
-    let out = k.ok_stdin(&["apply", "-f", "-"], &deployment(5, "nginx:1.26").to_string());
+    let out = k.ok_stdin(
+        &["apply", "-f", "-"],
+        &deployment(5, "nginx:1.26").to_string(),
+    );
     assert_eq!(out.trim(), "deployment.apps/web created");
     rollout_status(&k);
     let d = k.json(&["get", "deployment", "web"]);
     assert_eq!(d["status"]["readyReplicas"], 5, "{d}");
     assert_eq!(d["status"]["availableReplicas"], 5, "{d}");
     assert_eq!(d["status"]["updatedReplicas"], 5, "{d}");
-    assert_eq!(d["status"]["observedGeneration"], d["metadata"]["generation"], "{d}");
+    assert_eq!(
+        d["status"]["observedGeneration"], d["metadata"]["generation"],
+        "{d}"
+    );
     assert_eq!(d["metadata"]["annotations"][REVISION], "1", "{d}");
     let pods = wait_for_ready_pods(&k, "app=web", 5, DEADLINE);
-    assert!(pods.iter().all(|p| p["spec"]["nodeName"].as_str().is_some_and(|n| n.starts_with("roll-"))));
+    assert!(pods.iter().all(|p| {
+        p["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("roll-"))
+    }));
     let first_sets = replica_sets(&k);
     assert_eq!(first_sets.len(), 1, "{first_sets:?}");
-    let (old_rs, (_, _, old_revision)) = first_sets.iter().next().map(|(n, v)| (n.clone(), v.clone())).expect("one ReplicaSet");
+    let (old_rs, (_, _, old_revision)) = first_sets
+        .iter()
+        .next()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .expect("one ReplicaSet");
     assert_eq!(old_revision, "1");
 
     // Scale up and down: pod counts converge both ways.
-    assert_eq!(k.ok(&["scale", "deployment/web", "--replicas=10"]).trim(), "deployment.apps/web scaled");
+    assert_eq!(
+        k.ok(&["scale", "deployment/web", "--replicas=10"]).trim(),
+        "deployment.apps/web scaled"
+    );
     wait_for_ready_pods(&k, "app=web", 10, ROLLOUT_TIMEOUT);
     rollout_status(&k);
     k.ok(&["scale", "deployment/web", "--replicas=2"]);
@@ -113,48 +167,109 @@ fn rolls_out_scales_updates_and_undoes(minor: u32) {
     rollout_status(&k);
     let deploy_watch = k.background(&["get", "deployment", "web", "-w", "-o", "json"]);
     let pod_watch = watch_pods(&k);
-    deploy_watch.wait_for("the deployment watch lists web", |s| !documents(s).is_empty());
-    pod_watch.wait_for("the pod watch lists 5 pods", |s| fewest_ready_pods(s, 5).is_some());
+    deploy_watch.wait_for("the deployment watch lists web", |s| {
+        !documents(s).is_empty()
+    });
+    pod_watch.wait_for("the pod watch lists 5 pods", |s| {
+        fewest_ready_pods(s, 5).is_some()
+    });
     let out = k.ok(&["set", "image", "deployment/web", "app=nginx:1.27"]);
     assert_eq!(out.trim(), "deployment.apps/web image updated");
     rollout_status(&k);
     let pods = wait_for_ready_pods(&k, "app=web", 5, ROLLOUT_TIMEOUT);
-    assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.27"), "{pods:?}");
+    assert!(
+        pods.iter()
+            .all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.27"),
+        "{pods:?}"
+    );
     let seen = deploy_watch.wait_for("the watch sees the rollout end", |s| {
-        documents(s).last().is_some_and(|d| d["status"]["updatedReplicas"] == 5 && d["status"]["availableReplicas"] == 5)
+        documents(s).last().is_some_and(|d| {
+            d["status"]["updatedReplicas"] == 5 && d["status"]["availableReplicas"] == 5
+        })
     });
-    let available: Vec<i64> = documents(&seen).iter().map(|d| d["status"]["availableReplicas"].as_i64().unwrap_or(0)).collect();
-    assert!(available.len() > 1, "the watch saw no change: {available:?}");
-    assert!(available.iter().all(|a| *a >= 4), "availableReplicas dropped below replicas - maxUnavailable = 4: {available:?}");
-    let surged = documents(&seen).iter().map(|d| d["status"]["replicas"].as_i64().unwrap_or(0)).max();
-    assert!(surged.is_some_and(|s| s <= 6), "more than replicas + maxSurge = 6 pods: {surged:?}");
+    let available: Vec<i64> = documents(&seen)
+        .iter()
+        .map(|d| d["status"]["availableReplicas"].as_i64().unwrap_or(0))
+        .collect();
+    assert!(
+        available.len() > 1,
+        "the watch saw no change: {available:?}"
+    );
+    assert!(
+        available.iter().all(|a| *a >= 4),
+        "availableReplicas dropped below replicas - maxUnavailable = 4: {available:?}"
+    );
+    let surged = documents(&seen)
+        .iter()
+        .map(|d| d["status"]["replicas"].as_i64().unwrap_or(0))
+        .max();
+    assert!(
+        surged.is_some_and(|s| s <= 6),
+        "more than replicas + maxSurge = 6 pods: {surged:?}"
+    );
     let fewest = fewest_ready_pods(&pod_watch.stdout(), 5);
-    assert!(fewest.is_some_and(|f| f >= 4), "Ready pods dropped to {fewest:?} during the rollout:\n{}", pod_watch.stdout());
+    assert!(
+        fewest.is_some_and(|f| f >= 4),
+        "Ready pods dropped to {fewest:?} during the rollout:\n{}",
+        pod_watch.stdout()
+    );
 
     let sets = replica_sets(&k);
     assert_eq!(sets.len(), 2, "{sets:?}");
-    let (new_rs, new) = sets.iter().find(|(name, _)| **name != old_rs).expect("a new ReplicaSet");
-    assert_eq!(new, &("nginx:1.27".to_string(), 5, "2".to_string()), "{sets:?}");
-    assert_eq!(sets[&old_rs].1, 0, "the old ReplicaSet is scaled to 0: {sets:?}");
-    assert_eq!(k.json(&["get", "deployment", "web"])["metadata"]["annotations"][REVISION], "2");
+    let (new_rs, new) = sets
+        .iter()
+        .find(|(name, _)| **name != old_rs)
+        .expect("a new ReplicaSet");
+    assert_eq!(
+        new,
+        &("nginx:1.27".to_string(), 5, "2".to_string()),
+        "{sets:?}"
+    );
+    assert_eq!(
+        sets[&old_rs].1, 0,
+        "the old ReplicaSet is scaled to 0: {sets:?}"
+    );
+    assert_eq!(
+        k.json(&["get", "deployment", "web"])["metadata"]["annotations"][REVISION],
+        "2"
+    );
     let hash = new_rs.trim_start_matches("web-");
-    assert!(pods.iter().all(|p| p["metadata"]["labels"]["pod-template-hash"] == hash), "{pods:?}");
+    assert!(
+        pods.iter()
+            .all(|p| p["metadata"]["labels"]["pod-template-hash"] == hash),
+        "{pods:?}"
+    );
 
     // Undo: the old ReplicaSet scales up again under revision 3, the new one down to 0.
     let out = k.ok(&["rollout", "undo", "deployment/web"]);
     assert_eq!(out.trim(), "deployment.apps/web rolled back");
     rollout_status(&k);
     let pods = wait_for_ready_pods(&k, "app=web", 5, ROLLOUT_TIMEOUT);
-    assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.26"), "{pods:?}");
+    assert!(
+        pods.iter()
+            .all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.26"),
+        "{pods:?}"
+    );
     let sets = replica_sets(&k);
     assert_eq!(sets.len(), 2, "undo reuses the old ReplicaSet: {sets:?}");
-    assert_eq!(sets[&old_rs], ("nginx:1.26".to_string(), 5, "3".to_string()), "{sets:?}");
+    assert_eq!(
+        sets[&old_rs],
+        ("nginx:1.26".to_string(), 5, "3".to_string()),
+        "{sets:?}"
+    );
     assert_eq!(sets[new_rs].1, 0, "{sets:?}");
     let d = k.json(&["get", "deployment", "web"]);
     assert_eq!(d["metadata"]["annotations"][REVISION], "3", "{d}");
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.26");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.26"
+    );
     let history = k.ok(&["rollout", "history", "deployment/web"]);
-    let revisions: Vec<&str> = history.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert_eq!(revisions, ["2", "3"], "{history}");
 }
 
