@@ -76,9 +76,18 @@ impl Config {
         format!("{}/{}", Ipv4Addr::from(base as u32), self.node_prefix)
     }
 
-    /// The index of a block of this cluster CIDR, if `cidr` is one.
+    /// The index of a block of this cluster CIDR, if `cidr` is one (by arithmetic: this runs
+    /// for every node on every reconcile).
     pub fn index_of(&self, cidr: &str) -> Option<u32> {
-        (0..self.blocks().min(1 << 16)).find(|i| self.block(*i) == cidr)
+        let (ip, len) = cidr.split_once('/')?;
+        let ip = u32::from(ip.parse::<Ipv4Addr>().ok()?);
+        if len.parse::<u8>().ok()? != self.node_prefix {
+            return None;
+        }
+        let size = 1u64 << (32 - u32::from(self.node_prefix));
+        let offset = u64::from(ip).checked_sub(u64::from(u32::from(self.cluster)))?;
+        let index = offset / size;
+        (offset % size == 0 && index < u64::from(self.blocks())).then_some(index as u32)
     }
 }
 
