@@ -17,8 +17,18 @@ pub async fn client(path: &Path) -> anyhow::Result<kube::Client> {
     kube::Client::try_from(config).context("creating the API client")
 }
 
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "gantry".into())
+}
+
 /// This process's identity in leader election leases: hostname and pid.
 pub fn identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "gantry".into());
-    format!("{host}_{}", std::process::id())
+    format!("{}_{}", hostname(), std::process::id())
+}
+
+/// The identity of components running inside `gantry server`: stable across restarts of the
+/// same server (hostname and API port), so a restarted server renews its own leases at once
+/// instead of waiting for them to expire.
+pub fn server_identity(https_port: u16) -> String {
+    format!("{}_server-{https_port}", hostname())
 }

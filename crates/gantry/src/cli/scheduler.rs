@@ -22,8 +22,8 @@ pub struct SchedulerArgs {
 }
 
 /// Runs the scheduler while holding the lease named after it (`kube-system/<scheduler name>`).
-pub async fn run_leading(client: kube::Client, config: gantry_scheduler::Config) {
-    let lease = gantry_leader::LeaderConfig::new(&config.scheduler_name, kubeconfig::identity());
+pub async fn run_leading(client: kube::Client, config: gantry_scheduler::Config, identity: String) {
+    let lease = gantry_leader::LeaderConfig::new(&config.scheduler_name, identity);
     gantry_leader::run_as_leader(client.clone(), lease, move || {
         let (client, config) = (client.clone(), config.clone());
         async move {
@@ -46,7 +46,7 @@ pub fn run(args: SchedulerArgs) -> anyhow::Result<()> {
             scheduler_name: args.scheduler_name,
             bindings_in_flight: args.bindings_in_flight,
         };
-        run_leading(client, config).await;
+        run_leading(client, config, kubeconfig::identity()).await;
         Ok(())
     })
 }

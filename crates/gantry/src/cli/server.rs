@@ -57,7 +57,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port, event_ttl: args.event_ttl };
         let kubeconfig = args.data_dir.join("kubeconfig.yaml");
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let components = tokio::spawn(run_components(kubeconfig.clone(), ready_rx, !args.disable_controller_manager, !args.disable_scheduler));
+        let components = tokio::spawn(run_components(kubeconfig.clone(), ready_rx, args.https_port, !args.disable_controller_manager, !args.disable_scheduler));
         let (stop, stopped) = watch::channel(false);
         let stop_components = components.abort_handle();
         tokio::spawn(async move {
@@ -84,7 +84,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 /// The control-plane components that run in this process as API clients, each under its
 /// leader election lease, once the API server serves.
-async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiver<()>, controller_manager: bool, scheduler: bool) {
+async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiver<()>, https_port: u16, controller_manager: bool, scheduler: bool) {
     if ready.await.is_err() {
         return;
     }
@@ -98,10 +98,10 @@ async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiv
     // A JoinSet aborts its tasks when dropped, so aborting this function stops them all.
     let mut tasks = tokio::task::JoinSet::new();
     if controller_manager {
-        tasks.spawn(super::controller_manager::run_leading(client.clone()));
+        tasks.spawn(super::controller_manager::run_leading(client.clone(), super::kubeconfig::server_identity(https_port)));
     }
     if scheduler {
-        tasks.spawn(super::scheduler::run_leading(client.clone(), gantry_scheduler::Config::default()));
+        tasks.spawn(super::scheduler::run_leading(client.clone(), gantry_scheduler::Config::default(), super::kubeconfig::server_identity(https_port)));
     }
     while tasks.join_next().await.is_some() {}
 }
