@@ -25,11 +25,29 @@ fn raw_status(k: &Kubectl, args: &[&str], stdin: Option<&str>) -> (u16, String) 
 }
 
 /// Everything in the test namespace, by name, with resource versions.
+/// What clients wrote: every object without its status and the metadata that controllers
+/// change when they write status (the controller manager runs in the server and keeps
+/// updating the Deployment's status while the test runs).
 fn snapshot(k: &Kubectl) -> Vec<(String, Value)> {
     let list = k.json(&["-n", NS, "get", "configmaps,secrets,deployments,services"]);
+    let written = |i: &Value| {
+        let mut i = i.clone();
+        if let Some(o) = i.as_object_mut() {
+            o.remove("status");
+        }
+        if let Some(m) = i["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+            m.remove("managedFields");
+        }
+        // The deployment controller records the revision on the Deployment, as upstream.
+        if let Some(a) = i["metadata"]["annotations"].as_object_mut() {
+            a.remove("deployment.kubernetes.io/revision");
+        }
+        i
+    };
     let mut items: Vec<(String, Value)> = list["items"]
         .as_array()
-        .map(|items| items.iter().map(|i| (format!("{}/{}", i["kind"].as_str().unwrap_or_default(), i["metadata"]["name"].as_str().unwrap_or_default()), i["metadata"]["resourceVersion"].clone())).collect())
+        .map(|items| items.iter().map(|i| (format!("{}/{}", i["kind"].as_str().unwrap_or_default(), i["metadata"]["name"].as_str().unwrap_or_default()), written(i))).collect())
         .unwrap_or_default();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     items
