@@ -59,13 +59,35 @@ pub fn claim(
     selector: &LabelSelector,
     owner_deleting: bool,
 ) -> Claim {
-    let matches = selects(selector, meta.labels.as_ref().unwrap_or(&BTreeMap::new()));
-    match controller_of(meta) {
-        Some(r) if r.uid == owner_uid => match (matches, owner_deleting) {
+    let compiled = compile(selector);
+    claim_compiled(meta, owner_uid, compiled.as_ref(), owner_deleting)
+}
+
+/// `selector` parsed once for many [`claim_compiled`] calls; `None` when invalid (matches nothing).
+pub fn compile(selector: &LabelSelector) -> Option<Selector> {
+    Selector::try_from(selector.clone()).ok()
+}
+
+/// [`claim`] with the selector parsed once (`None`: invalid, matches nothing). Objects another
+/// controller owns are decided from their ownerReferences alone, without matching labels: an
+/// owner's reconcile scans every object of its namespace, and most belong to someone else.
+pub fn claim_compiled(
+    meta: &ObjectMeta,
+    owner_uid: &str,
+    selector: Option<&Selector>,
+    owner_deleting: bool,
+) -> Claim {
+    let controller = controller_of(meta);
+    if controller.is_some_and(|r| r.uid != owner_uid) {
+        return Claim::Ignore;
+    }
+    let empty = BTreeMap::new();
+    let matches = selector.is_some_and(|s| s.matches(meta.labels.as_ref().unwrap_or(&empty)));
+    match controller {
+        Some(_) => match (matches, owner_deleting) {
             (true, _) | (false, true) => Claim::Owned,
             (false, false) => Claim::Release,
         },
-        Some(_) => Claim::Ignore,
         None if matches && !owner_deleting && meta.deletion_timestamp.is_none() => Claim::Adopt,
         None => Claim::Ignore,
     }
@@ -119,8 +141,14 @@ mod tests {
             (meta(&[("app", "db")], None), false, Claim::Ignore),
             (meta(&[("app", "web")], Some("other")), false, Claim::Ignore),
         ];
+        let compiled = compile(&sel);
         for (i, (m, deleting, want)) in cases.into_iter().enumerate() {
             assert_eq!(claim(&m, "me", &sel, deleting), want, "case {i}");
+            assert_eq!(
+                claim_compiled(&m, "me", compiled.as_ref(), deleting),
+                want,
+                "case {i}"
+            );
         }
     }
 

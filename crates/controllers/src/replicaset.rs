@@ -4,7 +4,7 @@
 //! replicas/fullyLabeled/ready/available/observedGeneration through `/status`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -170,18 +170,25 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         field: "uid",
     })?;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    // One pass over the cache: most pods of the namespace belong to other owners and are
+    // skipped on their ownerReferences; expectations look pods up only when writes are pending.
     let in_ns: Vec<Arc<Pod>> = ctx
         .pods
         .state()
         .into_iter()
-        .filter(|p| p.namespace().as_deref() == Some(&ns))
+        .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
         .collect();
+    let selector = ownership::compile(&spec.selector);
 
     let mut owned: Vec<Arc<Pod>> = Vec::new();
     for pod in &in_ns {
+        let claim = ownership::claim_compiled(&pod.metadata, &uid, selector.as_ref(), deleting);
+        if claim == Claim::Ignore {
+            continue;
+        }
         let pod_uid = pod.uid().unwrap_or_default();
         let pod_name = pod.name_any();
-        match ownership::claim(&pod.metadata, &uid, &spec.selector, deleting) {
+        match claim {
             Claim::Owned => owned.push(pod.clone()),
             Claim::Adopt => {
                 let patch = ownership::adopt_patch(&owner_ref, &pod_uid);
@@ -215,15 +222,22 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         .collect();
     let now = Timestamp::now();
 
-    let live: HashSet<String> = in_ns
-        .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter_map(|p| p.uid())
-        .collect();
-    let names: HashSet<String> = in_ns.iter().map(|p| p.name_any()).collect();
-    let synced = ctx
-        .expectations
-        .satisfied(&key, |n| names.contains(n), |u| !live.contains(u));
+    let live: OnceLock<HashSet<&str>> = OnceLock::new();
+    let synced = ctx.expectations.satisfied(
+        &key,
+        |n| ctx.pods.get(&ObjectRef::new(n).within(&ns)).is_some(),
+        |u| {
+            !live
+                .get_or_init(|| {
+                    in_ns
+                        .iter()
+                        .filter(|p| p.metadata.deletion_timestamp.is_none())
+                        .filter_map(|p| p.metadata.uid.as_deref())
+                        .collect()
+                })
+                .contains(u)
+        },
+    );
     let mut sync_error = None;
     if synced
         && !deleting
