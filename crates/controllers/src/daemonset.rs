@@ -22,6 +22,7 @@ use crate::daemon_placement::{self, DaemonPod};
 use crate::deployment::revision::template_hash;
 use crate::expectations::{Expectations, Pending};
 use crate::ownership;
+use crate::pod_informer::PodInformer;
 use crate::pod_state::{self, PodName};
 use crate::reconcile_error::{Error, is_status, retry_after};
 
@@ -36,14 +37,9 @@ struct Ctx {
 }
 
 /// The DaemonSet controller.
-pub fn controller(client: Client) -> ControllerFuture {
-    let (pods, pod_writer) = reflector::store();
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects();
+pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
+    let pods = informer.store();
+    let pod_events = informer.touched();
     let (nodes, node_writer) = reflector::store();
     let node_events = reflector::reflector(
         node_writer,
@@ -62,12 +58,14 @@ pub fn controller(client: Client) -> ControllerFuture {
         nodes,
         expectations: Expectations::default(),
     });
-    ctl.watches_stream(pod_events, |pod: Pod| {
+    ctl.reconcile_on(pod_events.filter_map(|pod| {
         let ns = pod.namespace().unwrap_or_default();
-        ownership::controller_of(&pod.metadata)
-            .filter(|r| r.kind == "DaemonSet")
-            .map(|r| ObjectRef::<DaemonSet>::new(&r.name).within(&ns))
-    })
+        futures::future::ready(
+            ownership::controller_of(&pod.metadata)
+                .filter(|r| r.kind == "DaemonSet")
+                .map(|r| ObjectRef::<DaemonSet>::new(&r.name).within(&ns)),
+        )
+    }))
     .watches_stream(node_events, move |_node: Node| {
         sets.state()
             .iter()

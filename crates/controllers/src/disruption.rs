@@ -21,6 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use crate::disruption_budget::{self, Scale};
+use crate::pod_informer::PodInformer;
 use crate::reconcile_error::{Error, retry_after};
 
 struct Ctx {
@@ -54,22 +55,15 @@ where
 }
 
 /// The disruption controller's main loop.
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, informer: PodInformer) {
     let controller = Controller::new(
         Api::<PodDisruptionBudget>::all(client.clone()),
         watcher::Config::default(),
     );
     let budgets = controller.store();
-    let (pods, pod_writer) = reflector::store();
-    let triggers = reflector::reflector(
-        pod_writer,
-        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .filter_map(|p| futures::future::ready(p.ok()))
+    let pods = informer.store();
     // Every budget of the pod's namespace: cheap, and covers pods leaving a selector.
-    .flat_map(move |pod: Pod| {
+    let triggers = informer.touched().flat_map(move |pod| {
         let ns = pod.namespace();
         let refs: Vec<ObjectRef<PodDisruptionBudget>> = budgets
             .state()

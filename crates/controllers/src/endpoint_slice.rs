@@ -20,6 +20,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::endpoints::{self, Backend, Error};
+use crate::pod_informer::PodInformer;
 
 pub const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
 pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
@@ -73,12 +74,12 @@ struct Ctx {
 }
 
 /// The EndpointSlice controller's main loop.
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, informer: PodInformer) {
     let controller = Controller::new(
         Api::<Service>::all(client.clone()),
         watcher::Config::default(),
     );
-    let (pods, triggers) = endpoints::pod_triggers(client.clone(), controller.store());
+    let (pods, triggers) = endpoints::pod_triggers(&informer, controller.store());
     let (slices, writer) = reflector::store();
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY}={CONTROLLER_NAME}"));
     let slice_stream = reflector::reflector(

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::pod_informer::PodInformer;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
@@ -16,8 +17,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 /// Why a reconcile of the Endpoints or EndpointSlice controller failed.
@@ -197,22 +198,15 @@ pub fn service_owner(service: &Service) -> Option<OwnerReference> {
 /// A pod reflector plus a trigger stream naming, for each pod change, the services selecting it
 /// now or before the change (so a pod leaving a selector updates the service it left).
 pub fn pod_triggers(
-    client: kube::Client,
+    informer: &PodInformer,
     services: Store<Service>,
 ) -> (
     Store<Pod>,
     impl Stream<Item = ObjectRef<Service>> + Send + 'static,
 ) {
-    let (pods, writer) = reflector::store();
+    let pods = informer.store();
     let before: Arc<Mutex<HashMap<String, Vec<ObjectRef<Service>>>>> = Arc::default();
-    let stream = reflector::reflector(
-        writer,
-        watcher(Api::<Pod>::all(client), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .filter_map(|p| futures::future::ready(p.ok()))
-    .flat_map(move |pod| {
+    let stream = informer.touched().flat_map(move |pod| {
         let now: Vec<ObjectRef<Service>> = services
             .state()
             .iter()
@@ -247,12 +241,12 @@ struct Ctx {
 }
 
 /// The Endpoints controller's main loop.
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, informer: PodInformer) {
     let controller = Controller::new(
         Api::<Service>::all(client.clone()),
         watcher::Config::default(),
     );
-    let (pods, triggers) = pod_triggers(client.clone(), controller.store());
+    let (pods, triggers) = pod_triggers(&informer, controller.store());
     let ctx = Arc::new(Ctx { client, pods });
     controller
         .reconcile_on(triggers)

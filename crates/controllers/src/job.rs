@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
@@ -23,6 +23,7 @@ use crate::ControllerFuture;
 use crate::expectations::{Expectations, Pending};
 use crate::job_sync::{self, Accounting, JobSpecView, Outcome, PodView, TRACKING_FINALIZER};
 use crate::ownership;
+use crate::pod_informer::PodInformer;
 use crate::pod_state::{self, PodName};
 use crate::reconcile_error::{Error, is_status, retry_after};
 use crate::replica_sync;
@@ -34,26 +35,23 @@ struct Ctx {
 }
 
 /// The Job controller.
-pub fn controller(client: Client) -> ControllerFuture {
-    let (pods, writer) = reflector::store();
-    let pod_events = reflector::reflector(
-        writer,
-        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects();
+pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
+    let pods = informer.store();
+    let pod_events = informer.touched();
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         pods,
         expectations: Expectations::default(),
     });
     Controller::new(Api::<Job>::all(client), watcher::Config::default())
-        .watches_stream(pod_events, |pod: Pod| {
+        .reconcile_on(pod_events.filter_map(|pod| {
             let ns = pod.namespace().unwrap_or_default();
-            ownership::controller_of(&pod.metadata)
-                .filter(|r| r.kind == "Job")
-                .map(|r| ObjectRef::<Job>::new(&r.name).within(&ns))
-        })
+            futures::future::ready(
+                ownership::controller_of(&pod.metadata)
+                    .filter(|r| r.kind == "Job")
+                    .map(|r| ObjectRef::<Job>::new(&r.name).within(&ns)),
+            )
+        }))
         .run(
             reconcile,
             |j, e, _| retry_after("job", &j.name_any(), e),

@@ -14,14 +14,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::ControllerFuture;
 use crate::expectations::{Expectations, Pending};
 use crate::ownership::{self, Claim};
+use crate::pod_informer::PodInformer;
 use crate::pod_state::{self, PodName};
 use crate::reconcile_error::{Error, is_status, retry_after};
 use crate::replica_sync::{self, Change};
@@ -96,14 +97,9 @@ struct Ctx<K: ReplicaOwner> {
 }
 
 /// The controller for kind `K` (ReplicaSet or ReplicationController).
-pub fn controller<K: ReplicaOwner>(client: Client) -> ControllerFuture {
-    let (pods, writer) = reflector::store();
-    let pod_events = reflector::reflector(
-        writer,
-        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects();
+pub fn controller<K: ReplicaOwner>(client: Client, informer: &PodInformer) -> ControllerFuture {
+    let pods = informer.store();
+    let pod_events = informer.touched();
     let ctl = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default());
     let owners = ctl.store();
     let mapper_owners = owners.clone();
@@ -113,14 +109,16 @@ pub fn controller<K: ReplicaOwner>(client: Client) -> ControllerFuture {
         owners,
         expectations: Expectations::default(),
     });
-    ctl.watches_stream(pod_events, move |pod: Pod| owners_of(&mapper_owners, &pod))
-        .run(
-            reconcile::<K>,
-            |obj, err, _| retry_after(&K::kind(&()), &obj.name_any(), err),
-            ctx,
-        )
-        .for_each(|_| async {})
-        .boxed()
+    ctl.reconcile_on(
+        pod_events.flat_map(move |pod| futures::stream::iter(owners_of(&mapper_owners, &pod))),
+    )
+    .run(
+        reconcile::<K>,
+        |obj, err, _| retry_after(&K::kind(&()), &obj.name_any(), err),
+        ctx,
+    )
+    .for_each(|_| async {})
+    .boxed()
 }
 
 /// The owners to wake for a pod event: its controller if of kind `K`, else (an orphan) every

@@ -22,6 +22,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
+use crate::pod_informer::PodInformer;
 use crate::quota_usage::{self, Counts};
 use crate::reconcile_error::{Error, is_status, retry_after};
 
@@ -86,22 +87,17 @@ where
 }
 
 /// The ResourceQuota controller's main loop.
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, informer: PodInformer) {
     let controller = Controller::new(
         Api::<ResourceQuota>::all(client.clone()),
         watcher::Config::default(),
     );
     let quotas = controller.store();
-    let (pods, pod_writer) = reflector::store();
+    let pods = informer.store();
     let pod_quotas = quotas.clone();
-    let pod_triggers = reflector::reflector(
-        pod_writer,
-        watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects()
-    .filter_map(|p| futures::future::ready(p.ok()))
-    .flat_map(move |p: Pod| quotas_in(&pod_quotas, p.namespace()));
+    let pod_triggers = informer
+        .touched()
+        .flat_map(move |p| quotas_in(&pod_quotas, p.namespace()));
     let (services, s) = meta_cache::<Service>(&client, quotas.clone());
     let (config_maps, c) = meta_cache::<ConfigMap>(&client, quotas.clone());
     let (secrets, x) = meta_cache::<Secret>(&client, quotas.clone());
