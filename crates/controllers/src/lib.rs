@@ -26,6 +26,7 @@ pub mod service_account;
 pub mod taint_eviction;
 mod ownership;
 pub mod pod_informer;
+mod pod_owners;
 mod pod_state;
 mod reconcile_error;
 mod replica_sync;

@@ -16,14 +16,43 @@ use kube::{Api, Client};
 use tokio::sync::mpsc;
 
 use crate::ControllerFuture;
+use crate::pod_owners::{Holder, OwnerIndex};
 
 type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Pod>>>>>;
+
+/// The owner index and, during a relist, the one being rebuilt.
+#[derive(Default)]
+struct Owners {
+    index: OwnerIndex,
+    relist: Option<OwnerIndex>,
+}
+
+impl Owners {
+    fn update(&mut self, event: &watcher::Event<Pod>) {
+        match event {
+            watcher::Event::Apply(p) => self.index.apply(p),
+            watcher::Event::Delete(p) => self.index.delete(p),
+            watcher::Event::Init => self.relist = Some(OwnerIndex::default()),
+            watcher::Event::InitApply(p) => {
+                if let Some(r) = self.relist.as_mut() {
+                    r.apply(p);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(r) = self.relist.take() {
+                    self.index = r;
+                }
+            }
+        }
+    }
+}
 
 /// The shared pod cache; [`PodInformer::new`] also returns the future that feeds it.
 #[derive(Clone)]
 pub struct PodInformer {
     store: Store<Pod>,
     subscribers: Subscribers,
+    owners: Arc<Mutex<Owners>>,
 }
 
 impl PodInformer {
@@ -32,12 +61,17 @@ impl PodInformer {
         let (store, writer) = reflector::store();
         let subscribers: Subscribers = Arc::default();
         let fanout = subscribers.clone();
+        let owners: Arc<Mutex<Owners>> = Arc::default();
+        let index = owners.clone();
         let events = reflector::reflector(
             writer,
             watcher(Api::<Pod>::all(client), watcher::Config::default()),
         )
         .default_backoff();
         let run = events.for_each(move |event| {
+            if let (Ok(e), Ok(mut owners)) = (&event, index.lock()) {
+                owners.update(e);
+            }
             let pod = match event {
                 Ok(
                     watcher::Event::Apply(p)
@@ -55,12 +89,33 @@ impl PodInformer {
             }
             futures::future::ready(())
         });
-        (Self { store, subscribers }, Box::pin(run))
+        (
+            Self {
+                store,
+                subscribers,
+                owners,
+            },
+            Box::pin(run),
+        )
     }
 
     /// A reader of the shared cache.
     pub fn store(&self) -> Store<Pod> {
         self.store.clone()
+    }
+
+    /// The cached pods `owner_uid` controls plus the orphans of `namespace`: what an owner's
+    /// sync may claim, without scanning every pod.
+    pub fn claimable(&self, owner_uid: &str, namespace: &str) -> Vec<Arc<Pod>> {
+        let refs = match self.owners.lock() {
+            Ok(o) => {
+                let mut refs = o.index.held_by(&Holder::Controller(owner_uid.to_string()));
+                refs.extend(o.index.held_by(&Holder::Orphans(namespace.to_string())));
+                refs
+            }
+            Err(_) => Vec::new(),
+        };
+        refs.iter().filter_map(|r| self.store.get(r)).collect()
     }
 
     /// Every pod touched from now on (including the initial list): the trigger stream of a

@@ -92,6 +92,7 @@ impl ReplicaOwner for ReplicationController {
 struct Ctx<K: ReplicaOwner> {
     client: Client,
     pods: Store<Pod>,
+    informer: PodInformer,
     owners: Store<K>,
     expectations: Expectations,
 }
@@ -106,6 +107,7 @@ pub fn controller<K: ReplicaOwner>(client: Client, informer: &PodInformer) -> Co
     let ctx = Arc::new(Ctx {
         client,
         pods,
+        informer: informer.clone(),
         owners,
         expectations: Expectations::default(),
     });
@@ -168,18 +170,18 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         field: "uid",
     })?;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    // One pass over the cache: most pods of the namespace belong to other owners and are
-    // skipped on their ownerReferences; expectations look pods up only when writes are pending.
-    let in_ns: Vec<Arc<Pod>> = ctx
-        .pods
-        .state()
+    // Only this owner's pods and the namespace's orphans (the informer's owner index): pods of
+    // other owners are never claimable; expectations look pods up only when writes are pending.
+    let claimable: Vec<Arc<Pod>> = ctx
+        .informer
+        .claimable(&uid, &ns)
         .into_iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
         .collect();
     let selector = ownership::compile(&spec.selector);
 
     let mut owned: Vec<Arc<Pod>> = Vec::new();
-    for pod in &in_ns {
+    for pod in &claimable {
         let claim = ownership::claim_compiled(&pod.metadata, &uid, selector.as_ref(), deleting);
         if claim == Claim::Ignore {
             continue;
@@ -227,7 +229,7 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         |u| {
             !live
                 .get_or_init(|| {
-                    in_ns
+                    claimable
                         .iter()
                         .filter(|p| p.metadata.deletion_timestamp.is_none())
                         .filter_map(|p| p.metadata.uid.as_deref())
