@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, ReplicationController};
@@ -95,7 +97,15 @@ struct Ctx<K: ReplicaOwner> {
     informer: PodInformer,
     owners: Store<K>,
     expectations: Expectations,
+    /// Pod creations in flight across every owner of this kind.
+    creating: Arc<Semaphore>,
 }
+
+/// Most pod creations in flight at once for the whole controller. Ten owners each sending a
+/// slow-start batch of 256 flooded the API server with creations, so pods were created
+/// far faster than they could be bound and queued (create-to-Running grew to seconds); upstream
+/// bounds this with the controller manager's client rate limit.
+const CREATES_IN_FLIGHT: usize = 32;
 
 /// The controller for kind `K` (ReplicaSet or ReplicationController).
 pub fn controller<K: ReplicaOwner>(client: Client, informer: &PodInformer) -> ControllerFuture {
@@ -110,6 +120,7 @@ pub fn controller<K: ReplicaOwner>(client: Client, informer: &PodInformer) -> Co
         informer: informer.clone(),
         owners,
         expectations: Expectations::default(),
+        creating: Arc::new(Semaphore::new(CREATES_IN_FLIGHT)),
     });
     ctl.reconcile_on(
         pod_events.flat_map(move |pod| futures::stream::iter(owners_of(&mapper_owners, &pod))),
@@ -244,7 +255,17 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         && let Some(template) = &spec.template
     {
         let change = replica_sync::change(spec.replicas, &active, now);
-        let result = apply(&pods_api, template, &ns, &name, &owner_ref, change, &active).await;
+        let result = apply(
+            &pods_api,
+            &ctx.creating,
+            template,
+            &ns,
+            &name,
+            &owner_ref,
+            change,
+            &active,
+        )
+        .await;
         ctx.expectations.expect(&key, result.0);
         sync_error = result.1;
     }
@@ -291,6 +312,7 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
 /// Performs `change`, returning the writes made (for expectations) and the first error.
 async fn apply(
     pods: &Api<Pod>,
+    creating: &Semaphore,
     template: &PodTemplateSpec,
     ns: &str,
     owner: &str,
@@ -311,8 +333,11 @@ async fn apply(
             );
             let params = PostParams::default();
             for batch in replica_sync::slow_start_batches(n) {
-                let results =
-                    futures::future::join_all((0..batch).map(|_| pods.create(&params, &pod))).await;
+                let results = futures::future::join_all((0..batch).map(|_| async {
+                    let _permit = creating.acquire().await;
+                    pods.create(&params, &pod).await
+                }))
+                .await;
                 let mut failed = None;
                 for r in results {
                     match r {
