@@ -256,8 +256,7 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
     {
         let change = replica_sync::change(spec.replicas, &active, now);
         let result = apply(
-            &pods_api,
-            &ctx.creating,
+            (&pods_api, &ctx.creating),
             template,
             &ns,
             &name,
@@ -311,8 +310,7 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
 
 /// Performs `change`, returning the writes made (for expectations) and the first error.
 async fn apply(
-    pods: &Api<Pod>,
-    creating: &Semaphore,
+    (pods, creating): (&Api<Pod>, &Semaphore),
     template: &PodTemplateSpec,
     ns: &str,
     owner: &str,
