@@ -29,19 +29,33 @@ fn kubernetes_endpoints(address: SocketAddr) -> Value {
 }
 
 /// Creates or refreshes the `kubernetes` Service and Endpoints for the API server at `address`.
-pub async fn ensure_kubernetes_service(storage: &Storage, address: SocketAddr) -> Result<(), ApiError> {
+pub async fn ensure_kubernetes_service(
+    storage: &Storage,
+    address: SocketAddr,
+) -> Result<(), ApiError> {
     let (base, _) = storage.pools.service_cidr;
     let first = std::net::Ipv4Addr::from(u32::from(base) + 1).to_string();
     let q = Query::default();
     if let Some(def) = storage.registry.get("", "v1", "services") {
-        match storage.create(def, Some("default"), kubernetes_service(&first, address.port()), &q).await {
+        match storage
+            .create(
+                def,
+                Some("default"),
+                kubernetes_service(&first, address.port()),
+                &q,
+            )
+            .await
+        {
             Ok(_) | Err(ApiError::AlreadyExists(_)) => {}
             Err(e) => return Err(e),
         }
     }
     if let Some(def) = storage.registry.get("", "v1", "endpoints") {
         let endpoints = kubernetes_endpoints(address);
-        match storage.create(def, Some("default"), endpoints.clone(), &q).await {
+        match storage
+            .create(def, Some("default"), endpoints.clone(), &q)
+            .await
+        {
             Ok(_) => {}
             Err(ApiError::AlreadyExists(_)) => {
                 storage

@@ -30,7 +30,15 @@ pub fn version() -> Value {
 
 const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 
-fn subresource_kind(def: &ResourceDef, sub: &str) -> (&'static str, &'static str, &'static str, &'static [&'static str]) {
+fn subresource_kind(
+    def: &ResourceDef,
+    sub: &str,
+) -> (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+) {
     match sub {
         "scale" => ("autoscaling", "v1", "Scale", SUBRESOURCE_VERBS),
         "binding" => ("", "v1", "Binding", &["create"]),
@@ -53,12 +61,21 @@ pub struct Discovery {
 }
 
 fn group_json(group: &str, versions: &[&str]) -> Value {
-    let versions: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
 }
 
-fn in_group_version<'a>(defs: &'a [&'a ResourceDef], group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceDef> + 'a {
-    defs.iter().copied().filter(move |d| d.group == group && d.version == version)
+fn in_group_version<'a>(
+    defs: &'a [&'a ResourceDef],
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'a ResourceDef> + 'a {
+    defs.iter()
+        .copied()
+        .filter(move |d| d.group == group && d.version == version)
 }
 
 fn resource_list(defs: &[&ResourceDef], group: &str, version: &str) -> Value {
@@ -88,7 +105,11 @@ fn resource_list(defs: &[&ResourceDef], group: &str, version: &str) -> Value {
             resources.push(r);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
@@ -148,7 +169,12 @@ impl Discovery {
                 group_names.push(g);
             }
         }
-        let versions_of = |g: &str| gvs.iter().filter(|(gg, _)| *gg == g).map(|(_, v)| *v).collect::<Vec<_>>();
+        let versions_of = |g: &str| {
+            gvs.iter()
+                .filter(|(gg, _)| *gg == g)
+                .map(|(_, v)| *v)
+                .collect::<Vec<_>>()
+        };
         let group: Vec<(String, Value)> = group_names
             .iter()
             .map(|g| {
@@ -159,16 +185,28 @@ impl Discovery {
             })
             .collect();
         let groups = json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": group_names.iter().map(|g| group_json(g, &versions_of(g))).collect::<Vec<_>>()});
-        let resources = gvs.iter().map(|(g, v)| (g.to_string(), v.to_string(), resource_list(defs, g, v))).collect();
+        let resources = gvs
+            .iter()
+            .map(|(g, v)| (g.to_string(), v.to_string(), resource_list(defs, g, v)))
+            .collect();
         let core_item = aggregated_item(defs, "", &versions_of(""));
-        let group_items: Vec<Value> = group_names.iter().map(|g| aggregated_item(defs, g, &versions_of(g))).collect();
+        let group_items: Vec<Value> = group_names
+            .iter()
+            .map(|g| aggregated_item(defs, g, &versions_of(g)))
+            .collect();
         Discovery {
             core_versions: json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}),
             groups,
             group,
             resources,
-            aggregated_core: [aggregated_list(vec![core_item.clone()], "v2"), aggregated_list(vec![core_item], "v2beta1")],
-            aggregated_groups: [aggregated_list(group_items.clone(), "v2"), aggregated_list(group_items, "v2beta1")],
+            aggregated_core: [
+                aggregated_list(vec![core_item.clone()], "v2"),
+                aggregated_list(vec![core_item], "v2beta1"),
+            ],
+            aggregated_groups: [
+                aggregated_list(group_items.clone(), "v2"),
+                aggregated_list(group_items, "v2beta1"),
+            ],
             docs: defs.iter().filter_map(|d| d.openapi.clone()).collect(),
             openapi: OnceLock::new(),
         }
@@ -176,7 +214,10 @@ impl Discovery {
 
     fn aggregated(docs: &[Value; 2], version: &'static str) -> Response {
         let doc = if version == "v2" { &docs[0] } else { &docs[1] };
-        response::json_with_type(doc, &format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"))
+        response::json_with_type(
+            doc,
+            &format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"),
+        )
     }
 
     pub fn core_versions(&self, format: &Format) -> Response {
@@ -194,22 +235,34 @@ impl Discovery {
     }
 
     pub fn group(&self, name: &str) -> ApiResult<Value> {
-        self.group.iter().find(|(g, _)| g == name).map(|(_, v)| v.clone()).ok_or(ApiError::NoRoute)
+        self.group
+            .iter()
+            .find(|(g, _)| g == name)
+            .map(|(_, v)| v.clone())
+            .ok_or(ApiError::NoRoute)
     }
 
     pub fn resources(&self, group: &str, version: &str) -> ApiResult<Value> {
-        self.resources.iter().find(|(g, v, _)| g == group && v == version).map(|(_, _, d)| d.clone()).ok_or(ApiError::NoRoute)
+        self.resources
+            .iter()
+            .find(|(g, v, _)| g == group && v == version)
+            .map(|(_, _, d)| d.clone())
+            .ok_or(ApiError::NoRoute)
     }
 
     fn documents(&self) -> &gantry_openapi::Documents {
-        self.openapi.get_or_init(|| gantry_openapi::Documents::build(&self.docs))
+        self.openapi
+            .get_or_init(|| gantry_openapi::Documents::build(&self.docs))
     }
 
     /// `/openapi/v2`, as protobuf when the client asks for it (kubectl always does).
     pub fn openapi_v2(&self, accept: Option<&str>) -> Response {
         let docs = self.documents();
         if accept.is_some_and(|a| a.contains("protobuf")) {
-            return response::bytes(docs.v2_protobuf().to_vec(), gantry_openapi::V2_PROTOBUF_CONTENT_TYPE);
+            return response::bytes(
+                docs.v2_protobuf().to_vec(),
+                gantry_openapi::V2_PROTOBUF_CONTENT_TYPE,
+            );
         }
         response::raw_json(Bytes::from(docs.v2().json.clone()))
     }

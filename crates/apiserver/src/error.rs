@@ -17,13 +17,25 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { reason: "FieldValueInvalid", field: field.into(), message: message.into() }
+        FieldError {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: message.into(),
+        }
     }
     pub fn required(field: impl Into<String>) -> Self {
-        FieldError { reason: "FieldValueRequired", field: field.into(), message: "Required value".into() }
+        FieldError {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: "Required value".into(),
+        }
     }
     pub fn forbidden(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { reason: "FieldValueForbidden", field: field.into(), message: message.into() }
+        FieldError {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -65,7 +77,9 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("the server does not support media type {0:?}")]
     UnsupportedMediaType(String),
-    #[error("only the following media types are accepted: application/json, application/vnd.kubernetes.protobuf")]
+    #[error(
+        "only the following media types are accepted: application/json, application/vnd.kubernetes.protobuf"
+    )]
     NotAcceptable,
     #[error("{0}")]
     Internal(String),
@@ -80,12 +94,23 @@ pub enum ApiError {
 }
 
 fn resource_label(s: &Subject) -> String {
-    if s.group.is_empty() { s.plural.clone() } else { format!("{}.{}", s.plural, s.group) }
+    if s.group.is_empty() {
+        s.plural.clone()
+    } else {
+        format!("{}.{}", s.plural, s.group)
+    }
 }
 
 fn join_causes(causes: &[FieldError]) -> String {
-    let parts: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-    if parts.len() == 1 { parts.join("") } else { format!("[{}]", parts.join(", ")) }
+    let parts: Vec<String> = causes
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect();
+    if parts.len() == 1 {
+        parts.join("")
+    } else {
+        format!("[{}]", parts.join(", "))
+    }
 }
 
 impl ApiError {
@@ -124,15 +149,24 @@ impl ApiError {
             "code": code,
         });
         let subject = match self {
-            ApiError::NotFound(s) | ApiError::AlreadyExists(s) | ApiError::Conflict(s, _) | ApiError::Invalid(s, _) => Some(s),
+            ApiError::NotFound(s)
+            | ApiError::AlreadyExists(s)
+            | ApiError::Conflict(s, _)
+            | ApiError::Invalid(s, _) => Some(s),
             _ => None,
         };
         if let ApiError::ApplyConflict(_, causes) = self {
-            let causes: Vec<Value> = causes.iter().map(|c| json!({ "reason": c.reason, "message": c.message, "field": c.field })).collect();
+            let causes: Vec<Value> = causes
+                .iter()
+                .map(|c| json!({ "reason": c.reason, "message": c.message, "field": c.field }))
+                .collect();
             status["details"] = json!({ "causes": causes });
         }
         if let ApiError::TooManyRequests(_, causes) = self {
-            let causes: Vec<Value> = causes.iter().map(|c| json!({ "reason": c.reason, "message": c.message })).collect();
+            let causes: Vec<Value> = causes
+                .iter()
+                .map(|c| json!({ "reason": c.reason, "message": c.message }))
+                .collect();
             status["details"] = json!({ "causes": causes });
         }
         if let Some(s) = subject {
@@ -176,17 +210,42 @@ mod tests {
     use super::*;
 
     fn subject() -> Subject {
-        Subject { group: "apps".into(), kind: "Deployment".into(), plural: "deployments".into(), name: "web".into() }
+        Subject {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            plural: "deployments".into(),
+            name: "web".into(),
+        }
     }
 
     #[test]
     fn statuses_carry_code_reason_and_details() {
         let cases: Vec<(ApiError, u16, &str, &str)> = vec![
-            (ApiError::NotFound(subject()), 404, "NotFound", "deployments.apps \"web\" not found"),
-            (ApiError::AlreadyExists(subject()), 409, "AlreadyExists", "deployments.apps \"web\" already exists"),
+            (
+                ApiError::NotFound(subject()),
+                404,
+                "NotFound",
+                "deployments.apps \"web\" not found",
+            ),
+            (
+                ApiError::AlreadyExists(subject()),
+                409,
+                "AlreadyExists",
+                "deployments.apps \"web\" already exists",
+            ),
             (ApiError::BadRequest("bad".into()), 400, "BadRequest", "bad"),
-            (ApiError::TooLarge(4_000_000), 413, "RequestEntityTooLarge", "the body of the request was too large (4000000 bytes); the limit is 3145728"),
-            (ApiError::Gone("too old resource version: 3".into()), 410, "Expired", "too old resource version: 3"),
+            (
+                ApiError::TooLarge(4_000_000),
+                413,
+                "RequestEntityTooLarge",
+                "the body of the request was too large (4000000 bytes); the limit is 3145728",
+            ),
+            (
+                ApiError::Gone("too old resource version: 3".into()),
+                410,
+                "Expired",
+                "too old resource version: 3",
+            ),
         ];
         for (err, code, reason, message) in cases {
             let s = err.status();
@@ -198,13 +257,22 @@ mod tests {
 
     #[test]
     fn invalid_lists_field_causes() {
-        let err = ApiError::Invalid(subject(), vec![FieldError::required("spec.selector"), FieldError::invalid("metadata.name", "bad name")]);
+        let err = ApiError::Invalid(
+            subject(),
+            vec![
+                FieldError::required("spec.selector"),
+                FieldError::invalid("metadata.name", "bad name"),
+            ],
+        );
         let s = err.status();
         assert_eq!(s["code"], 422);
         assert_eq!(s["details"]["kind"], "Deployment");
         assert_eq!(s["details"]["causes"][0]["field"], "spec.selector");
         assert_eq!(s["details"]["causes"][0]["reason"], "FieldValueRequired");
         assert_eq!(s["details"]["causes"][1]["message"], "bad name");
-        assert_eq!(s["message"], "Deployment \"web\" is invalid: [spec.selector: Required value, metadata.name: bad name]");
+        assert_eq!(
+            s["message"],
+            "Deployment \"web\" is invalid: [spec.selector: Required value, metadata.name: bad name]"
+        );
     }
 }

@@ -13,7 +13,10 @@ use crate::storage::{DeleteOptions, Storage};
 const EVENT_RESOURCES: &[(&str, &str)] = &[("", "v1")];
 
 fn seconds(v: &Value) -> Option<i64> {
-    v.as_str()?.parse::<k8s_openapi::jiff::Timestamp>().ok().map(|t| t.as_second())
+    v.as_str()?
+        .parse::<k8s_openapi::jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_second())
 }
 
 /// When an event was last seen: the latest of its timestamps.
@@ -39,7 +42,9 @@ async fn sweep(storage: &Storage, ttl: Duration) {
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let opts = DeleteOptions::default();
     for (group, version) in EVENT_RESOURCES {
-        let Some(def) = storage.registry.get(group, version, "events") else { continue };
+        let Some(def) = storage.registry.get(group, version, "events") else {
+            continue;
+        };
         let events = match storage.list_objects(def, None, &Query::default()).await {
             Ok(events) => events,
             Err(e) => {
@@ -47,10 +52,16 @@ async fn sweep(storage: &Storage, ttl: Duration) {
                 continue;
             }
         };
-        for event in events.iter().filter(|e| expired(last_seen(e), now, ttl.as_secs() as i64)) {
+        for event in events
+            .iter()
+            .filter(|e| expired(last_seen(e), now, ttl.as_secs() as i64))
+        {
             let name = event["metadata"]["name"].as_str().unwrap_or_default();
             let ns = event["metadata"]["namespace"].as_str();
-            if let Err(e) = storage.delete(def, ns, name, &opts, &Query::default()).await {
+            if let Err(e) = storage
+                .delete(def, ns, name, &opts, &Query::default())
+                .await
+            {
                 tracing::debug!("event expiry: deleting {name}: {e}");
             }
         }
@@ -74,9 +85,18 @@ mod tests {
     #[test]
     fn last_seen_is_the_latest_timestamp() {
         let cases = [
-            (json!({"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}}), Some(1_704_067_200)),
-            (json!({"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}, "lastTimestamp": "2024-01-01T01:00:00Z"}), Some(1_704_070_800)),
-            (json!({"eventTime": "2024-01-01T00:00:10.123456Z", "series": {"lastObservedTime": "2024-01-01T00:00:20.000000Z"}}), Some(1_704_067_220)),
+            (
+                json!({"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}}),
+                Some(1_704_067_200),
+            ),
+            (
+                json!({"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}, "lastTimestamp": "2024-01-01T01:00:00Z"}),
+                Some(1_704_070_800),
+            ),
+            (
+                json!({"eventTime": "2024-01-01T00:00:10.123456Z", "series": {"lastObservedTime": "2024-01-01T00:00:20.000000Z"}}),
+                Some(1_704_067_220),
+            ),
             (json!({"metadata": {}}), None),
         ];
         for (event, want) in cases {
@@ -88,6 +108,9 @@ mod tests {
     fn expiry_table() {
         assert!(expired(Some(0), 3600, 3600));
         assert!(!expired(Some(1), 3600, 3600));
-        assert!(!expired(None, 10_000, 3600), "events without timestamps are left alone");
+        assert!(
+            !expired(None, 10_000, 3600),
+            "events without timestamps are left alone"
+        );
     }
 }

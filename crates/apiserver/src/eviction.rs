@@ -42,7 +42,9 @@ fn selects(pdb: &Value, pod_labels: &BTreeMap<String, String>) -> bool {
 /// The pod may go regardless of budgets: it is not Ready, or not running, or already going.
 fn ignores_budgets(pod: &Value) -> bool {
     let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
-    if matches!(phase, "Pending" | "Succeeded" | "Failed") || pod["metadata"]["deletionTimestamp"].is_string() {
+    if matches!(phase, "Pending" | "Succeeded" | "Failed")
+        || pod["metadata"]["deletionTimestamp"].is_string()
+    {
         return true;
     }
     let ready = pod["status"]["conditions"]
@@ -59,26 +61,41 @@ fn refusal(pdb: &Value) -> Option<ApiError> {
     let status = &pdb["status"];
     let observed = status["observedGeneration"].as_i64().unwrap_or(0);
     let generation = pdb["metadata"]["generation"].as_i64().unwrap_or(0);
-    let cause = |message: String| FieldError { reason: "DisruptionBudget", field: String::new(), message };
+    let cause = |message: String| FieldError {
+        reason: "DisruptionBudget",
+        field: String::new(),
+        message,
+    };
     if observed < generation {
         return Some(ApiError::TooManyRequests(
             "Cannot evict pod as it would violate the pod's disruption budget.".into(),
-            vec![cause(format!("The disruption budget {name} is still being processed by the server."))],
+            vec![cause(format!(
+                "The disruption budget {name} is still being processed by the server."
+            ))],
         ));
     }
     let allowed = status["disruptionsAllowed"].as_i64().unwrap_or(0);
     if allowed < 0 {
-        return Some(ApiError::Forbidden("pdb disruptions allowed is negative".into()));
+        return Some(ApiError::Forbidden(
+            "pdb disruptions allowed is negative".into(),
+        ));
     }
-    if status["disruptedPods"].as_object().is_some_and(|m| m.len() > MAX_DISRUPTED_PODS) {
-        return Some(ApiError::Forbidden("DisruptedPods map too big - too many evictions not confirmed by PDB controller".into()));
+    if status["disruptedPods"]
+        .as_object()
+        .is_some_and(|m| m.len() > MAX_DISRUPTED_PODS)
+    {
+        return Some(ApiError::Forbidden(
+            "DisruptedPods map too big - too many evictions not confirmed by PDB controller".into(),
+        ));
     }
     if allowed == 0 {
         let desired = status["desiredHealthy"].as_i64().unwrap_or(0);
         let current = status["currentHealthy"].as_i64().unwrap_or(0);
         return Some(ApiError::TooManyRequests(
             "Cannot evict pod as it would violate the pod's disruption budget.".into(),
-            vec![cause(format!("The disruption budget {name} needs {desired} healthy pods and has {current} currently"))],
+            vec![cause(format!(
+                "The disruption budget {name} needs {desired} healthy pods and has {current} currently"
+            ))],
         ));
     }
     None
@@ -104,8 +121,17 @@ pub fn decide(pod: &Value, budgets: &[Value]) -> Verdict {
 }
 
 /// Takes one disruption from budget `name` for `pod`, re-checking on the latest version.
-async fn charge(storage: &Storage, ns: Option<&str>, name: &str, pod: &str, q: &Query) -> ApiResult<()> {
-    let def = storage.registry.get("policy", "v1", "poddisruptionbudgets").ok_or(ApiError::NoRoute)?;
+async fn charge(
+    storage: &Storage,
+    ns: Option<&str>,
+    name: &str,
+    pod: &str,
+    q: &Query,
+) -> ApiResult<()> {
+    let def = storage
+        .registry
+        .get("policy", "v1", "poddisruptionbudgets")
+        .ok_or(ApiError::NoRoute)?;
     let now = now_rfc3339();
     storage
         .guaranteed_update(def, ns, name, Some("status"), q, |old| {
@@ -129,21 +155,39 @@ async fn charge(storage: &Storage, ns: Option<&str>, name: &str, pod: &str, q: &
 }
 
 /// POST pods/NAME/eviction: checks the budgets, charges the one selecting the pod, deletes it.
-pub async fn evict(storage: &Storage, def: &ResourceDef, ns: Option<&str>, name: &str, body: &Value, q: &Query) -> ApiResult<Value> {
+pub async fn evict(
+    storage: &Storage,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    body: &Value,
+    q: &Query,
+) -> ApiResult<Value> {
     let opts: DeleteOptions = match body.get("deleteOptions") {
-        Some(o) if !o.is_null() => serde_json::from_value(o.clone()).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        Some(o) if !o.is_null() => {
+            serde_json::from_value(o.clone()).map_err(|e| ApiError::BadRequest(e.to_string()))?
+        }
         _ => DeleteOptions::default(),
     };
     let pod = storage.get(def, ns, name).await?;
-    let pdb_def = storage.registry.get("policy", "v1", "poddisruptionbudgets").ok_or(ApiError::NoRoute)?;
-    let budgets = if ignores_budgets(&pod) { Vec::new() } else { storage.list_objects(pdb_def, ns, &Query::default()).await? };
+    let pdb_def = storage
+        .registry
+        .get("policy", "v1", "poddisruptionbudgets")
+        .ok_or(ApiError::NoRoute)?;
+    let budgets = if ignores_budgets(&pod) {
+        Vec::new()
+    } else {
+        storage.list_objects(pdb_def, ns, &Query::default()).await?
+    };
     match decide(&pod, &budgets) {
         Verdict::Refuse(err) => return Err(err),
         Verdict::Charge(pdb) if !opts.dry_run(q) => charge(storage, ns, &pdb, name, q).await?,
         Verdict::Charge(_) | Verdict::Delete => {}
     }
     storage.delete(def, ns, name, &opts, q).await?;
-    Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}))
+    Ok(
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    )
 }
 
 #[cfg(test)]
@@ -169,16 +213,66 @@ mod tests {
         let too_many = ApiError::TooManyRequests(String::new(), Vec::new()).code_reason();
         let cases: Vec<(&str, Value, Vec<Value>, &str)> = vec![
             ("no budget", pod("Running", true), vec![], "delete"),
-            ("other selector", pod("Running", true), vec![pdb("a", json!({"matchLabels": {"app": "db"}}), 0)], "delete"),
-            ("null selector selects nothing", pod("Running", true), vec![pdb("a", Value::Null, 0)], "delete"),
-            ("empty selector selects all", pod("Running", true), vec![pdb("a", json!({}), 0)], "429"),
-            ("allowed", pod("Running", true), vec![pdb("a", web(), 1)], "charge a"),
-            ("exhausted", pod("Running", true), vec![pdb("a", web(), 0)], "429"),
-            ("unready pod", pod("Running", false), vec![pdb("a", web(), 0)], "delete"),
-            ("pending pod", pod("Pending", true), vec![pdb("a", web(), 0)], "delete"),
-            ("finished pod", pod("Succeeded", true), vec![pdb("a", web(), 0)], "delete"),
-            ("two budgets", pod("Running", true), vec![pdb("a", web(), 1), pdb("b", json!({}), 1)], "500"),
-            ("negative", pod("Running", true), vec![pdb("a", web(), -1)], "403"),
+            (
+                "other selector",
+                pod("Running", true),
+                vec![pdb("a", json!({"matchLabels": {"app": "db"}}), 0)],
+                "delete",
+            ),
+            (
+                "null selector selects nothing",
+                pod("Running", true),
+                vec![pdb("a", Value::Null, 0)],
+                "delete",
+            ),
+            (
+                "empty selector selects all",
+                pod("Running", true),
+                vec![pdb("a", json!({}), 0)],
+                "429",
+            ),
+            (
+                "allowed",
+                pod("Running", true),
+                vec![pdb("a", web(), 1)],
+                "charge a",
+            ),
+            (
+                "exhausted",
+                pod("Running", true),
+                vec![pdb("a", web(), 0)],
+                "429",
+            ),
+            (
+                "unready pod",
+                pod("Running", false),
+                vec![pdb("a", web(), 0)],
+                "delete",
+            ),
+            (
+                "pending pod",
+                pod("Pending", true),
+                vec![pdb("a", web(), 0)],
+                "delete",
+            ),
+            (
+                "finished pod",
+                pod("Succeeded", true),
+                vec![pdb("a", web(), 0)],
+                "delete",
+            ),
+            (
+                "two budgets",
+                pod("Running", true),
+                vec![pdb("a", web(), 1), pdb("b", json!({}), 1)],
+                "500",
+            ),
+            (
+                "negative",
+                pod("Running", true),
+                vec![pdb("a", web(), -1)],
+                "403",
+            ),
         ];
         for (what, p, budgets, want) in cases {
             let got = match decide(&p, &budgets) {
@@ -196,19 +290,30 @@ mod tests {
         let mut budget = pdb("web-pdb", web(), 0);
         budget["status"]["desiredHealthy"] = json!(3);
         budget["status"]["currentHealthy"] = json!(2);
-        let Verdict::Refuse(err) = decide(&pod("Running", true), &[budget]) else { panic!("not refused") };
+        let Verdict::Refuse(err) = decide(&pod("Running", true), &[budget]) else {
+            panic!("not refused")
+        };
         let s = err.status();
         assert_eq!(s["code"], 429);
         assert_eq!(s["reason"], "TooManyRequests");
-        assert_eq!(s["message"], "Cannot evict pod as it would violate the pod's disruption budget.");
+        assert_eq!(
+            s["message"],
+            "Cannot evict pod as it would violate the pod's disruption budget."
+        );
         assert_eq!(s["details"]["causes"][0]["reason"], "DisruptionBudget");
-        assert_eq!(s["details"]["causes"][0]["message"], "The disruption budget web-pdb needs 3 healthy pods and has 2 currently");
+        assert_eq!(
+            s["details"]["causes"][0]["message"],
+            "The disruption budget web-pdb needs 3 healthy pods and has 2 currently"
+        );
     }
 
     #[test]
     fn unobserved_generation_is_refused() {
         let mut budget = pdb("a", web(), 5);
         budget["metadata"]["generation"] = json!(2);
-        assert!(matches!(decide(&pod("Running", true), &[budget]), Verdict::Refuse(ApiError::TooManyRequests(..))));
+        assert!(matches!(
+            decide(&pod("Running", true), &[budget]),
+            Verdict::Refuse(ApiError::TooManyRequests(..))
+        ));
     }
 }

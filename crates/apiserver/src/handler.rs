@@ -28,7 +28,9 @@ pub struct Caller {
 
 impl Caller {
     pub fn from_certificates(certs: Option<&[CertificateDer<'_>]>) -> Caller {
-        Caller { authenticated: certs.is_some_and(|c| !c.is_empty()) }
+        Caller {
+            authenticated: certs.is_some_and(|c| !c.is_empty()),
+        }
     }
 }
 
@@ -44,13 +46,20 @@ fn build_discovery(storage: &Storage, server_address: &str) -> (u64, Arc<Discove
     let generation = storage.custom().generation;
     let defs = storage.all_defs();
     let refs: Vec<&ResourceDef> = defs.iter().map(|d| &**d).collect();
-    (generation, Arc::new(Discovery::new(&refs, server_address.to_string())))
+    (
+        generation,
+        Arc::new(Discovery::new(&refs, server_address.to_string())),
+    )
 }
 
 impl Api {
     pub fn new(storage: Arc<Storage>, server_address: String) -> Api {
         let documents = RwLock::new(build_discovery(&storage, &server_address));
-        Api { storage, server_address, documents }
+        Api {
+            storage,
+            server_address,
+            documents,
+        }
     }
 
     /// Current discovery documents, rebuilt when the set of custom resources changed.
@@ -73,7 +82,11 @@ impl Api {
         let started = std::time::Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let (format, protobuf) = Format::negotiate(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok()));
+        let (format, protobuf) = Format::negotiate(
+            req.headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        );
         let target = route(&path);
         let result = if !caller.authenticated && !target.is_public() {
             Err(ApiError::Unauthorized)
@@ -81,12 +94,21 @@ impl Api {
             self.dispatch(req, target, &format).await
         };
         let resp = result.unwrap_or_else(|e| response::error(&e));
-        let resp = if protobuf { crate::protobuf::transcode(resp).await } else { resp };
+        let resp = if protobuf {
+            crate::protobuf::transcode(resp).await
+        } else {
+            resp
+        };
         tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
         resp
     }
 
-    async fn dispatch(&self, req: Request<Incoming>, target: Route, format: &Format) -> ApiResult<Response> {
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        target: Route,
+        format: &Format,
+    ) -> ApiResult<Response> {
         let discovery = || self.discovery();
         match target {
             Route::Health(_) => Ok(response::text("ok")),
@@ -94,20 +116,33 @@ impl Api {
             Route::CoreVersions => Ok(discovery().core_versions(format)),
             Route::Groups => Ok(discovery().groups(format)),
             Route::Group(g) => discovery().group(&g).map(|v| response::json(200, &v)),
-            Route::GroupVersion { group, version } => discovery().resources(&group, &version).map(|v| response::json(200, &v)),
-            Route::OpenApiV2 => {
-                Ok(discovery().openapi_v2(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok())))
-            }
+            Route::GroupVersion { group, version } => discovery()
+                .resources(&group, &version)
+                .map(|v| response::json(200, &v)),
+            Route::OpenApiV2 => Ok(discovery().openapi_v2(
+                req.headers()
+                    .get(hyper::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok()),
+            )),
             Route::OpenApiV3Index => Ok(discovery().openapi_v3_index()),
-            Route::OpenApiV3 { group, version } => discovery().openapi_v3(&group, &version).ok_or(ApiError::NoRoute),
+            Route::OpenApiV3 { group, version } => discovery()
+                .openapi_v3(&group, &version)
+                .ok_or(ApiError::NoRoute),
             Route::Resource(p) => self.resource(req, p, format).await,
             Route::NotFound => Err(ApiError::NoRoute),
         }
     }
 
-    async fn resource(&self, req: Request<Incoming>, p: ResourcePath, format: &Format) -> ApiResult<Response> {
+    async fn resource(
+        &self,
+        req: Request<Incoming>,
+        p: ResourcePath,
+        format: &Format,
+    ) -> ApiResult<Response> {
         let storage = &self.storage;
-        let def = storage.resolve(&p.group, &p.version, &p.resource).ok_or(ApiError::NoRoute)?;
+        let def = storage
+            .resolve(&p.group, &p.version, &p.resource)
+            .ok_or(ApiError::NoRoute)?;
         let def = &*def;
         if p.namespace.is_some() && !def.namespaced {
             return Err(ApiError::NoRoute);
@@ -120,25 +155,62 @@ impl Api {
         let mut q = Query::parse(req.uri().query())?;
         let ns = p.namespace.as_deref();
         let method = req.method().clone();
-        q.user_agent = Some(req.headers().get(hyper::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string());
-        let protobuf = Format::negotiate(req.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok())).1;
-        let content_type = req.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        q.apply = method == Method::PATCH && media_type(content_type.as_deref()).ok() == Some(crate::decode::MediaType::ApplyPatch);
+        q.user_agent = Some(
+            req.headers()
+                .get(hyper::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+        );
+        let protobuf = Format::negotiate(
+            req.headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        )
+        .1;
+        let content_type = req
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        q.apply = method == Method::PATCH
+            && media_type(content_type.as_deref()).ok()
+                == Some(crate::decode::MediaType::ApplyPatch);
         let body = read_body(req).await?;
         let sub = p.subresource.as_deref();
         match (&method, p.name.as_deref(), sub) {
             (&Method::GET, None, _) if q.watch || p.watch_prefix => {
                 let convert = table::watch_conversion(def, format, q.include_object);
-                let rx = storage.watch_converted(def, p.namespace.clone(), q, convert).await?;
-                Ok(if protobuf && crate::protobuf::can_stream(def, format) { crate::protobuf::watch_stream(rx) } else { response::watch_stream(rx) })
+                let rx = storage
+                    .watch_converted(def, p.namespace.clone(), q, convert)
+                    .await?;
+                Ok(if protobuf && crate::protobuf::can_stream(def, format) {
+                    crate::protobuf::watch_stream(rx)
+                } else {
+                    response::watch_stream(rx)
+                })
             }
             (&Method::GET, None, _) => self.list(def, ns, &q, format).await,
-            (&Method::GET, Some(name), Some("scale")) => subresource::get_scale(storage, def, ns, name).await.map(|v| response::json(200, &v)),
+            (&Method::GET, Some(name), Some("scale")) => {
+                subresource::get_scale(storage, def, ns, name)
+                    .await
+                    .map(|v| response::json(200, &v))
+            }
             (&Method::GET, Some(name), Some("status") | None) => {
                 let obj = storage.get(def, ns, name).await?;
                 Ok(match format {
-                    Format::Table { include_object } => response::json(200, &table::table(def, &[obj], q.include_object.unwrap_or(*include_object), None)),
-                    Format::PartialObjectMetadata | Format::PartialObjectMetadataList => response::json(200, &table::partial_metadata(&obj)),
+                    Format::Table { include_object } => response::json(
+                        200,
+                        &table::table(
+                            def,
+                            &[obj],
+                            q.include_object.unwrap_or(*include_object),
+                            None,
+                        ),
+                    ),
+                    Format::PartialObjectMetadata | Format::PartialObjectMetadataList => {
+                        response::json(200, &table::partial_metadata(&obj))
+                    }
                     _ => response::object(200, &obj, format, &[]),
                 })
             }
@@ -148,28 +220,49 @@ impl Api {
                 }
                 let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
                 let written = storage.create(def, ns, obj, &q).await?;
-                Ok(response::object(201, &written.object, format, &written.warnings))
+                Ok(response::object(
+                    201,
+                    &written.object,
+                    format,
+                    &written.warnings,
+                ))
             }
             (&Method::POST, Some(name), Some(sub @ ("binding" | "eviction"))) => {
                 let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
-                subresource::post(storage, def, ns, name, sub, obj, &q).await.map(|v| response::json(201, &v))
+                subresource::post(storage, def, ns, name, sub, obj, &q)
+                    .await
+                    .map(|v| response::json(201, &v))
             }
             (&Method::PUT, Some(name), Some("scale")) => {
                 let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
-                subresource::put_scale(storage, def, ns, name, obj, &q).await.map(|v| response::json(200, &v))
+                subresource::put_scale(storage, def, ns, name, obj, &q)
+                    .await
+                    .map(|v| response::json(200, &v))
             }
             (&Method::PUT, Some(name), sub @ (None | Some("status" | "finalize"))) => {
                 let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
                 let written = storage.update(def, ns, name, obj, sub, &q).await?;
-                Ok(response::object(if written.created { 201 } else { 200 }, &written.object, format, &written.warnings))
+                Ok(response::object(
+                    if written.created { 201 } else { 200 },
+                    &written.object,
+                    format,
+                    &written.warnings,
+                ))
             }
             (&Method::PATCH, Some(name), sub @ (None | Some("status") | Some("scale"))) => {
                 let media = media_type(content_type.as_deref())?;
                 if sub == Some("scale") {
-                    return subresource::patch_scale(storage, def, ns, name, &body, media, &q).await.map(|v| response::json(200, &v));
+                    return subresource::patch_scale(storage, def, ns, name, &body, media, &q)
+                        .await
+                        .map(|v| response::json(200, &v));
                 }
                 let written = patch::patch(storage, def, ns, name, sub, &body, media, &q).await?;
-                Ok(response::object(if written.created { 201 } else { 200 }, &written.object, format, &written.warnings))
+                Ok(response::object(
+                    if written.created { 201 } else { 200 },
+                    &written.object,
+                    format,
+                    &written.warnings,
+                ))
             }
             (&Method::DELETE, Some(name), None) => {
                 let opts = DeleteOptions::from_request(&body, &q)?;
@@ -186,21 +279,44 @@ impl Api {
         }
     }
 
-    async fn list(&self, def: &ResourceDef, ns: Option<&str>, q: &Query, format: &Format) -> ApiResult<Response> {
+    async fn list(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        q: &Query,
+        format: &Format,
+    ) -> ApiResult<Response> {
         let page = self.storage.list(def, ns, q).await?;
         match format {
             Format::Table { include_object } => {
-                let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let list: serde_json::Value = serde_json::from_slice(&page.body)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 let items = list["items"].as_array().cloned().unwrap_or_default();
-                Ok(response::json(200, &table::table(def, &items, q.include_object.unwrap_or(*include_object), Some(&list["metadata"]))))
+                Ok(response::json(
+                    200,
+                    &table::table(
+                        def,
+                        &items,
+                        q.include_object.unwrap_or(*include_object),
+                        Some(&list["metadata"]),
+                    ),
+                ))
             }
             Format::PartialObjectMetadata | Format::PartialObjectMetadataList => {
-                let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
-                let items = list["items"].as_array().map(Vec::as_slice).unwrap_or_default();
-                Ok(response::json(200, &table::partial_metadata_list(items, &list["metadata"])))
+                let list: serde_json::Value = serde_json::from_slice(&page.body)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                let items = list["items"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                Ok(response::json(
+                    200,
+                    &table::partial_metadata_list(items, &list["metadata"]),
+                ))
             }
             Format::Protobuf => {
-                let list: serde_json::Value = serde_json::from_slice(&page.body).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let list: serde_json::Value = serde_json::from_slice(&page.body)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 Ok(response::object(200, &list, format, &[]))
             }
             _ => Ok(response::raw_json(Bytes::from(page.body))),
@@ -210,7 +326,11 @@ impl Api {
 
 /// Reads a request body, refusing more than [`MAX_BODY_BYTES`].
 async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
-    if let Some(len) = req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
+    if let Some(len) = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    {
         if len > MAX_BODY_BYTES {
             return Err(ApiError::TooLarge(len));
         }
@@ -218,8 +338,11 @@ async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
     let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(MAX_BODY_BYTES + 1)),
-        Err(e) => Err(ApiError::BadRequest(format!("reading the request body: {e}"))),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::TooLarge(MAX_BODY_BYTES + 1))
+        }
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
-

@@ -10,8 +10,8 @@ pub mod crd;
 pub mod decode;
 pub mod discovery;
 pub mod error;
-mod eviction;
 mod event_expiry;
+mod eviction;
 pub mod handler;
 mod namespace_lifecycle;
 pub mod object;
@@ -58,12 +58,19 @@ pub enum RunError {
 }
 
 fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 /// The address clients should use: the bind address, or loopback when bound to all interfaces.
 fn client_host(bind: IpAddr) -> String {
-    let ip = if bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind };
+    let ip = if bind.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        bind
+    };
     match ip {
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
@@ -72,27 +79,65 @@ fn client_host(bind: IpAddr) -> String {
 
 /// Runs the API server until `shutdown` becomes true. `ready` is called with the bound address
 /// once requests are being served.
-pub async fn run(config: Config, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>, ready: impl FnOnce(SocketAddr)) -> Result<(), RunError> {
+pub async fn run(
+    config: Config,
+    store: Arc<dyn Store>,
+    shutdown: watch::Receiver<bool>,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
     // Only the ring provider is compiled in; installing it is idempotent for our purposes.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut names = vec![config.bind_address.to_string(), "127.0.0.1".into(), "localhost".into()];
+    let mut names = vec![
+        config.bind_address.to_string(),
+        "127.0.0.1".into(),
+        "localhost".into(),
+    ];
     names.extend(hostname());
-    names.extend(["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "10.43.0.1"].map(String::from));
+    names.extend(
+        [
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+            "10.43.0.1",
+        ]
+        .map(String::from),
+    );
     let pki = pki::Pki::load_or_create(&config.data_dir, &names)?;
-    let listener = server::Listener::bind(SocketAddr::new(config.bind_address, config.https_port), &pki).await?;
-    let addr = listener.local_addr().unwrap_or_else(|| SocketAddr::new(config.bind_address, config.https_port));
+    let listener = server::Listener::bind(
+        SocketAddr::new(config.bind_address, config.https_port),
+        &pki,
+    )
+    .await?;
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|| SocketAddr::new(config.bind_address, config.https_port));
     let server_address = format!("{}:{}", client_host(config.bind_address), addr.port());
-    pki.write_kubeconfig(&config.data_dir.join("kubeconfig.yaml"), &format!("https://{server_address}"))?;
+    pki.write_kubeconfig(
+        &config.data_dir.join("kubeconfig.yaml"),
+        &format!("https://{server_address}"),
+    )?;
 
     let storage = Arc::new(storage::Storage::new(registry::Registry::builtin(), store));
-    namespace_lifecycle::ensure_system_namespaces(&storage).await.map_err(RunError::Bootstrap)?;
+    namespace_lifecycle::ensure_system_namespaces(&storage)
+        .await
+        .map_err(RunError::Bootstrap)?;
     match storage.repair_reservations().await {
         Ok(0) => {}
         Ok(n) => tracing::info!("released {n} reservations left by an interrupted write"),
         Err(e) => tracing::warn!("repairing reservations: {e}"),
     }
-    let api_address = SocketAddr::new(if config.bind_address.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { config.bind_address }, addr.port());
-    bootstrap::ensure_kubernetes_service(&storage, api_address).await.map_err(RunError::Bootstrap)?;
+    let api_address = SocketAddr::new(
+        if config.bind_address.is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            config.bind_address
+        },
+        addr.port(),
+    );
+    bootstrap::ensure_kubernetes_service(&storage, api_address)
+        .await
+        .map_err(RunError::Bootstrap)?;
     let crds = tokio::spawn(crd::controller::CrdController::new(storage.clone()).run());
     let expiry = tokio::spawn(event_expiry::run(storage.clone(), config.event_ttl));
     let api = Arc::new(handler::Api::new(storage, server_address));

@@ -11,7 +11,9 @@ const METADATA_OPEN: &[u8] = b"\"metadata\":{";
 
 /// Serializes an object for storage.
 pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
-    let map = obj.as_object().ok_or_else(|| ApiError::Internal("object is not a JSON object".into()))?;
+    let map = obj
+        .as_object()
+        .ok_or_else(|| ApiError::Internal("object is not a JSON object".into()))?;
     let mut out = Vec::with_capacity(1024);
     out.push(b'{');
     let mut first = true;
@@ -29,7 +31,11 @@ pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
             write(key, v, &mut out)?;
         }
     }
-    let mut meta = map.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut meta = map
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     meta.remove("resourceVersion");
     write("metadata", &Value::Object(meta), &mut out)?;
     for (key, value) in map {
@@ -50,7 +56,10 @@ pub fn with_version(stored: &[u8], rv: i64) -> Vec<u8> {
 
 /// Appends the stored bytes with `metadata.resourceVersion` set to `rv` to `out`.
 pub fn write_with_version(out: &mut Vec<u8>, stored: &[u8], rv: i64) {
-    match stored.windows(METADATA_OPEN.len()).position(|w| w == METADATA_OPEN) {
+    match stored
+        .windows(METADATA_OPEN.len())
+        .position(|w| w == METADATA_OPEN)
+    {
         Some(pos) => {
             let split = pos + METADATA_OPEN.len();
             out.extend_from_slice(&stored[..split]);
@@ -70,8 +79,12 @@ pub fn write_with_version(out: &mut Vec<u8>, stored: &[u8], rv: i64) {
 /// serve a custom resource stored in one version through another (None conversion).
 pub fn with_api_version(stored: &[u8], api_version: &str) -> Vec<u8> {
     const PREFIX: &[u8] = b"{\"apiVersion\":\"";
-    let Some(rest) = stored.strip_prefix(PREFIX) else { return stored.to_vec() };
-    let Some(end) = rest.iter().position(|b| *b == b'"') else { return stored.to_vec() };
+    let Some(rest) = stored.strip_prefix(PREFIX) else {
+        return stored.to_vec();
+    };
+    let Some(end) = rest.iter().position(|b| *b == b'"') else {
+        return stored.to_vec();
+    };
     let mut out = Vec::with_capacity(stored.len() + api_version.len());
     out.extend_from_slice(PREFIX);
     out.extend_from_slice(api_version.as_bytes());
@@ -81,7 +94,8 @@ pub fn with_api_version(stored: &[u8], api_version: &str) -> Vec<u8> {
 
 /// Parses stored bytes into an object carrying its resource version.
 pub fn from_stored(stored: &[u8], rv: i64) -> ApiResult<Value> {
-    let mut obj: Value = serde_json::from_slice(stored).map_err(|e| ApiError::Internal(format!("stored object is not JSON: {e}")))?;
+    let mut obj: Value = serde_json::from_slice(stored)
+        .map_err(|e| ApiError::Internal(format!("stored object is not JSON: {e}")))?;
     set_meta(&mut obj, "resourceVersion", Value::String(rv.to_string()));
     Ok(obj)
 }
@@ -109,7 +123,11 @@ pub fn meta_str<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
 pub fn labels(obj: &Value) -> std::collections::BTreeMap<String, String> {
     obj["metadata"]["labels"]
         .as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -119,7 +137,10 @@ pub fn now_rfc3339() -> String {
 }
 
 pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     k8s_openapi::jiff::Timestamp::from_second(secs)
         .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
@@ -134,7 +155,9 @@ mod tests {
     fn stored_form_puts_identity_first_and_drops_version() {
         let obj = json!({"data": {"a": "1"}, "metadata": {"name": "x", "resourceVersion": "9"}, "kind": "ConfigMap", "apiVersion": "v1"});
         let stored = to_stored(&obj).unwrap();
-        assert!(stored.starts_with(b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"));
+        assert!(
+            stored.starts_with(b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{")
+        );
         assert!(!String::from_utf8_lossy(&stored).contains("resourceVersion"));
         let back: Value = serde_json::from_slice(&with_version(&stored, 42)).unwrap();
         assert_eq!(back["metadata"]["resourceVersion"], "42");
@@ -145,8 +168,12 @@ mod tests {
 
     #[test]
     fn api_version_is_replaced_in_place() {
-        let stored = to_stored(&json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})).unwrap();
-        let back: Value = serde_json::from_slice(&with_api_version(&stored, "example.com/v2")).unwrap();
+        let stored = to_stored(
+            &json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}),
+        )
+        .unwrap();
+        let back: Value =
+            serde_json::from_slice(&with_api_version(&stored, "example.com/v2")).unwrap();
         assert_eq!(back["apiVersion"], "example.com/v2");
         assert_eq!(back["metadata"]["name"], "w");
     }

@@ -48,7 +48,11 @@ fn parse(body: &[u8], media: MediaType) -> ApiResult<Patch> {
 pub fn merge_schema(def: &ResourceDef) -> Arc<Schema> {
     type Cache = Mutex<HashMap<(&'static str, &'static str, &'static str), Arc<Schema>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    let Some(gantry_openapi::ResourceDoc { schema: gantry_openapi::SchemaSource::Typed(typed), .. }) = &def.openapi else {
+    let Some(gantry_openapi::ResourceDoc {
+        schema: gantry_openapi::SchemaSource::Typed(typed),
+        ..
+    }) = &def.openapi
+    else {
         return Arc::new(Schema::default());
     };
     let doc = (def.group, def.version, def.kind);
@@ -90,7 +94,11 @@ fn apply(patch: &Patch, old: &Value, schema: &Schema) -> ApiResult<Value> {
             };
             doc = smp::apply(schema, &doc, p).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         }
-        Patch::Apply(_) => return Err(ApiError::Internal("apply patches go through server_side_apply".into())),
+        Patch::Apply(_) => {
+            return Err(ApiError::Internal(
+                "apply patches go through server_side_apply".into(),
+            ));
+        }
     }
     // A patch that left the resource version alone is not a precondition: drop it so that
     // a conflicting concurrent write just means "apply again to the newer object".
@@ -169,12 +177,18 @@ async fn server_side_apply(
     let now = crate::object::now_rfc3339();
     let target = crate::apply::Target {
         types: &types,
-        writer: crate::apply::Writer { manager, api_version: &api_version, subresource: subresource.unwrap_or_default(), now: &now },
+        writer: crate::apply::Writer {
+            manager,
+            api_version: &api_version,
+            subresource: subresource.unwrap_or_default(),
+            now: &now,
+        },
         has_status: def.strategy.has_status(),
     };
     let result = storage
         .guaranteed_update(def, ns, name, subresource, q, |old| {
-            let mut doc = crate::apply::apply(&target, Some(old), &config, q.force).map_err(|e| e.into_api())?;
+            let mut doc = crate::apply::apply(&target, Some(old), &config, q.force)
+                .map_err(|e| e.into_api())?;
             if doc["metadata"]["resourceVersion"] == old["metadata"]["resourceVersion"] {
                 meta_mut(&mut doc).remove("resourceVersion");
             }
@@ -183,7 +197,8 @@ async fn server_side_apply(
         .await;
     match result {
         Err(ApiError::NotFound(_)) if subresource.is_none() => {
-            let obj = crate::apply::apply(&target, None, &config, q.force).map_err(|e| e.into_api())?;
+            let obj =
+                crate::apply::apply(&target, None, &config, q.force).map_err(|e| e.into_api())?;
             storage.create(def, ns, obj, q).await
         }
         other => other,

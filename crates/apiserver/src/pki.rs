@@ -13,17 +13,27 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("generating {what}: {source}")]
-    Generate { what: &'static str, source: rcgen::Error },
+    Generate {
+        what: &'static str,
+        source: rcgen::Error,
+    },
     #[error("{path} does not hold a usable key: {source}")]
     BadKey { path: PathBuf, source: rcgen::Error },
 }
@@ -40,15 +50,27 @@ pub struct Pki {
 const CA_NAME: &str = "gantry-ca";
 
 fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
-    let err = |source| PkiError::Write { path: path.to_path_buf(), source };
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(err)?;
+    let err = |source| PkiError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
     f.write_all(contents.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(err)
 }
 
 fn read(path: &Path) -> Result<String, PkiError> {
-    fs::read_to_string(path).map_err(|source| PkiError::Read { path: path.to_path_buf(), source })
+    fs::read_to_string(path).map_err(|source| PkiError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn validity(params: &mut CertificateParams, years: i16) {
@@ -61,7 +83,11 @@ fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, CA_NAME);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     params
 }
 
@@ -74,37 +100,64 @@ impl Pki {
     /// subject alternative names (DNS names or IP addresses).
     pub fn load_or_create(dir: &Path, names: &[String]) -> Result<Pki, PkiError> {
         let tls = dir.join("tls");
-        fs::create_dir_all(&tls).map_err(|source| PkiError::Write { path: tls.clone(), source })?;
-        let (ca_crt, ca_key, admin_crt, admin_key) =
-            (tls.join("ca.crt"), tls.join("ca.key"), tls.join("admin.crt"), tls.join("admin.key"));
+        fs::create_dir_all(&tls).map_err(|source| PkiError::Write {
+            path: tls.clone(),
+            source,
+        })?;
+        let (ca_crt, ca_key, admin_crt, admin_key) = (
+            tls.join("ca.crt"),
+            tls.join("ca.key"),
+            tls.join("admin.crt"),
+            tls.join("admin.key"),
+        );
         if !ca_key.exists() || !ca_crt.exists() {
             let key = gen_key("CA key")?;
             let mut params = ca_params();
             validity(&mut params, 10);
-            let cert = params.self_signed(&key).map_err(|source| PkiError::Generate { what: "CA certificate", source })?;
+            let cert = params
+                .self_signed(&key)
+                .map_err(|source| PkiError::Generate {
+                    what: "CA certificate",
+                    source,
+                })?;
             write_private(&ca_key, &key.serialize_pem())?;
             write_private(&ca_crt, &cert.pem())?;
             let _ = fs::remove_file(&admin_crt);
         }
-        let ca_key_pair = KeyPair::from_pem(&read(&ca_key)?).map_err(|source| PkiError::BadKey { path: ca_key.clone(), source })?;
+        let ca_key_pair =
+            KeyPair::from_pem(&read(&ca_key)?).map_err(|source| PkiError::BadKey {
+                path: ca_key.clone(),
+                source,
+            })?;
         let issuer = Issuer::new(ca_params(), ca_key_pair);
 
         if !admin_crt.exists() || !admin_key.exists() {
             let key = gen_key("admin key")?;
             let mut params = CertificateParams::default();
-            params.distinguished_name.push(DnType::CommonName, "system:admin");
-            params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "system:admin");
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, "system:masters");
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
             params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
             validity(&mut params, 1);
-            let cert = params.signed_by(&key, &issuer).map_err(|source| PkiError::Generate { what: "admin certificate", source })?;
+            let cert = params
+                .signed_by(&key, &issuer)
+                .map_err(|source| PkiError::Generate {
+                    what: "admin certificate",
+                    source,
+                })?;
             write_private(&admin_key, &key.serialize_pem())?;
             write_private(&admin_crt, &cert.pem())?;
         }
 
         let server_key = gen_key("serving key")?;
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, "gantry-apiserver");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "gantry-apiserver");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         for name in names {
@@ -121,7 +174,12 @@ impl Pki {
         }
         validity(&mut params, 1);
         let server_cert =
-            params.signed_by(&server_key, &issuer).map_err(|source| PkiError::Generate { what: "serving certificate", source })?;
+            params
+                .signed_by(&server_key, &issuer)
+                .map_err(|source| PkiError::Generate {
+                    what: "serving certificate",
+                    source,
+                })?;
 
         Ok(Pki {
             ca_pem: read(&ca_crt)?,
@@ -157,10 +215,19 @@ mod tests {
         let second = Pki::load_or_create(dir.path(), &names).unwrap();
         assert_eq!(first.ca_pem, second.ca_pem);
         assert_eq!(first.admin_cert_pem, second.admin_cert_pem);
-        let mode = fs::metadata(dir.path().join("tls/ca.key")).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(dir.path().join("tls/ca.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let kubeconfig = dir.path().join("kubeconfig.yaml");
-        first.write_kubeconfig(&kubeconfig, "https://127.0.0.1:6443").unwrap();
-        assert_eq!(fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777, 0o600);
+        first
+            .write_kubeconfig(&kubeconfig, "https://127.0.0.1:6443")
+            .unwrap();
+        assert_eq!(
+            fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

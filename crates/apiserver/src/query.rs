@@ -48,7 +48,9 @@ fn parse_bool(_key: &str, value: &str) -> ApiResult<bool> {
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> ApiResult<T> {
-    value.parse().map_err(|_| ApiError::BadRequest(format!("invalid value for {key}: {value:?}")))
+    value
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("invalid value for {key}: {value:?}")))
 }
 
 impl Query {
@@ -58,13 +60,19 @@ impl Query {
             match key.as_ref() {
                 "watch" => q.watch = parse_bool(&key, &value)?,
                 "labelSelector" => {
-                    q.label_selector = LabelSelector::parse(&value).map_err(|e| ApiError::BadRequest(e.to_string()))?
+                    q.label_selector = LabelSelector::parse(&value)
+                        .map_err(|e| ApiError::BadRequest(e.to_string()))?
                 }
                 "fieldSelector" => {
-                    q.field_selector = FieldSelector::parse(&value).map_err(|e| ApiError::BadRequest(e.to_string()))?
+                    q.field_selector = FieldSelector::parse(&value)
+                        .map_err(|e| ApiError::BadRequest(e.to_string()))?
                 }
-                "resourceVersion" if !value.is_empty() => q.resource_version = Some(value.into_owned()),
-                "resourceVersionMatch" if !value.is_empty() => q.resource_version_match = Some(value.into_owned()),
+                "resourceVersion" if !value.is_empty() => {
+                    q.resource_version = Some(value.into_owned())
+                }
+                "resourceVersionMatch" if !value.is_empty() => {
+                    q.resource_version_match = Some(value.into_owned())
+                }
                 "limit" => q.limit = parse_num::<i64>(&key, &value)?.max(0) as usize,
                 "continue" if !value.is_empty() => q.continue_token = Some(value.into_owned()),
                 "timeoutSeconds" => q.timeout_seconds = Some(parse_num(&key, &value)?),
@@ -72,7 +80,9 @@ impl Query {
                 "sendInitialEvents" => q.send_initial_events = Some(parse_bool(&key, &value)?),
                 "dryRun" => {
                     if value != "All" {
-                        return Err(ApiError::BadRequest(format!("Invalid dryRun value: {value:?}: supported values: \"All\"")));
+                        return Err(ApiError::BadRequest(format!(
+                            "Invalid dryRun value: {value:?}: supported values: \"All\""
+                        )));
                     }
                     q.dry_run = true
                 }
@@ -99,7 +109,11 @@ impl Query {
                         "None" => IncludeObject::None,
                         "Metadata" | "" => IncludeObject::Metadata,
                         "Object" => IncludeObject::Object,
-                        other => return Err(ApiError::BadRequest(format!("includeObject must be None, Metadata or Object, got {other:?}"))),
+                        other => {
+                            return Err(ApiError::BadRequest(format!(
+                                "includeObject must be None, Metadata or Object, got {other:?}"
+                            )));
+                        }
                     })
                 }
                 _ => {}
@@ -137,17 +151,40 @@ mod tests {
 
     #[test]
     fn bad_values_are_400() {
-        for raw in ["limit=x", "dryRun=Some", "fieldValidation=Loud", "labelSelector=a%20b", "resourceVersion=abc"] {
+        for raw in [
+            "limit=x",
+            "dryRun=Some",
+            "fieldValidation=Loud",
+            "labelSelector=a%20b",
+            "resourceVersion=abc",
+        ] {
             let parsed = Query::parse(Some(raw)).and_then(|q| q.exact_revision().map(|_| q));
-            assert_eq!(parsed.map(|_| ()).map_err(|e| e.code_reason().0), Err(400), "{raw}");
+            assert_eq!(
+                parsed.map(|_| ()).map_err(|e| e.code_reason().0),
+                Err(400),
+                "{raw}"
+            );
         }
         assert!(Query::parse(Some("watch")).unwrap().watch);
     }
 
     #[test]
     fn booleans_convert_as_upstream() {
-        for (raw, want) in [("True", true), ("TRUE", true), ("t", true), ("1", true), ("yes", true), ("False", false), ("FALSE", false), ("0", false)] {
-            assert_eq!(Query::parse(Some(&format!("watch={raw}"))).unwrap().watch, want, "watch={raw}");
+        for (raw, want) in [
+            ("True", true),
+            ("TRUE", true),
+            ("t", true),
+            ("1", true),
+            ("yes", true),
+            ("False", false),
+            ("FALSE", false),
+            ("0", false),
+        ] {
+            assert_eq!(
+                Query::parse(Some(&format!("watch={raw}"))).unwrap().watch,
+                want,
+                "watch={raw}"
+            );
         }
     }
 }

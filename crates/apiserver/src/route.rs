@@ -24,10 +24,16 @@ pub enum Route {
     /// `/apis/GROUP`
     Group(String),
     /// `/api/v1` or `/apis/GROUP/VERSION`
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     OpenApiV2,
     OpenApiV3Index,
-    OpenApiV3 { group: String, version: String },
+    OpenApiV3 {
+        group: String,
+        version: String,
+    },
     Resource(ResourcePath),
     NotFound,
 }
@@ -49,14 +55,24 @@ pub fn route(path: &str) -> Route {
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,
         ["apis", group] => Route::Group(group.to_string()),
-        ["api", version] => Route::GroupVersion { group: String::new(), version: version.to_string() },
-        ["apis", group, version] => Route::GroupVersion { group: group.to_string(), version: version.to_string() },
+        ["api", version] => Route::GroupVersion {
+            group: String::new(),
+            version: version.to_string(),
+        },
+        ["apis", group, version] => Route::GroupVersion {
+            group: group.to_string(),
+            version: version.to_string(),
+        },
         ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", "v3"] => Route::OpenApiV3Index,
-        ["openapi", "v3", "api", version] => Route::OpenApiV3 { group: String::new(), version: version.to_string() },
-        ["openapi", "v3", "apis", group, version] => {
-            Route::OpenApiV3 { group: group.to_string(), version: version.to_string() }
-        }
+        ["openapi", "v3", "api", version] => Route::OpenApiV3 {
+            group: String::new(),
+            version: version.to_string(),
+        },
+        ["openapi", "v3", "apis", group, version] => Route::OpenApiV3 {
+            group: group.to_string(),
+            version: version.to_string(),
+        },
         ["api", version, rest @ ..] => resource_route("", version, rest),
         ["apis", group, version, rest @ ..] => resource_route(group, version, rest),
         _ => Route::NotFound,
@@ -68,7 +84,12 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
         ["watch", tail @ ..] => (true, tail),
         _ => (false, rest),
     };
-    let mut path = ResourcePath { group: group.into(), version: version.into(), watch_prefix, ..Default::default() };
+    let mut path = ResourcePath {
+        group: group.into(),
+        version: version.into(),
+        watch_prefix,
+        ..Default::default()
+    };
     let owned = |s: &&str| s.to_string();
     match rest {
         // namespaces/{name}/status and /finalize are subresources of the namespace itself.
@@ -97,7 +118,13 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
 mod tests {
     use super::*;
 
-    fn rp(group: &str, ns: Option<&str>, resource: &str, name: Option<&str>, sub: Option<&str>) -> Route {
+    fn rp(
+        group: &str,
+        ns: Option<&str>,
+        resource: &str,
+        name: Option<&str>,
+        sub: Option<&str>,
+    ) -> Route {
         Route::Resource(ResourcePath {
             group: group.into(),
             version: "v1".into(),
@@ -118,20 +145,65 @@ mod tests {
             ("/api", Route::CoreVersions),
             ("/apis", Route::Groups),
             ("/apis/apps", Route::Group("apps".into())),
-            ("/api/v1", Route::GroupVersion { group: "".into(), version: "v1".into() }),
-            ("/apis/apps/v1", Route::GroupVersion { group: "apps".into(), version: "v1".into() }),
-            ("/openapi/v3/apis/apps/v1", Route::OpenApiV3 { group: "apps".into(), version: "v1".into() }),
+            (
+                "/api/v1",
+                Route::GroupVersion {
+                    group: "".into(),
+                    version: "v1".into(),
+                },
+            ),
+            (
+                "/apis/apps/v1",
+                Route::GroupVersion {
+                    group: "apps".into(),
+                    version: "v1".into(),
+                },
+            ),
+            (
+                "/openapi/v3/apis/apps/v1",
+                Route::OpenApiV3 {
+                    group: "apps".into(),
+                    version: "v1".into(),
+                },
+            ),
             ("/api/v1/pods", rp("", None, "pods", None, None)),
             ("/api/v1/namespaces", rp("", None, "namespaces", None, None)),
-            ("/api/v1/namespaces/kube-system", rp("", None, "namespaces", Some("kube-system"), None)),
-            ("/api/v1/namespaces/x/status", rp("", None, "namespaces", Some("x"), Some("status"))),
-            ("/api/v1/namespaces/x/finalize", rp("", None, "namespaces", Some("x"), Some("finalize"))),
-            ("/api/v1/namespaces/default/pods", rp("", Some("default"), "pods", None, None)),
-            ("/api/v1/namespaces/default/pods/p1", rp("", Some("default"), "pods", Some("p1"), None)),
-            ("/api/v1/namespaces/default/pods/p1/binding", rp("", Some("default"), "pods", Some("p1"), Some("binding"))),
-            ("/api/v1/nodes/n1/status", rp("", None, "nodes", Some("n1"), Some("status"))),
-            ("/apis/apps/v1/namespaces/d/deployments/web/scale", rp("apps", Some("d"), "deployments", Some("web"), Some("scale"))),
-            ("/api/v1/namespaces/default/pods/p1/status/extra", Route::NotFound),
+            (
+                "/api/v1/namespaces/kube-system",
+                rp("", None, "namespaces", Some("kube-system"), None),
+            ),
+            (
+                "/api/v1/namespaces/x/status",
+                rp("", None, "namespaces", Some("x"), Some("status")),
+            ),
+            (
+                "/api/v1/namespaces/x/finalize",
+                rp("", None, "namespaces", Some("x"), Some("finalize")),
+            ),
+            (
+                "/api/v1/namespaces/default/pods",
+                rp("", Some("default"), "pods", None, None),
+            ),
+            (
+                "/api/v1/namespaces/default/pods/p1",
+                rp("", Some("default"), "pods", Some("p1"), None),
+            ),
+            (
+                "/api/v1/namespaces/default/pods/p1/binding",
+                rp("", Some("default"), "pods", Some("p1"), Some("binding")),
+            ),
+            (
+                "/api/v1/nodes/n1/status",
+                rp("", None, "nodes", Some("n1"), Some("status")),
+            ),
+            (
+                "/apis/apps/v1/namespaces/d/deployments/web/scale",
+                rp("apps", Some("d"), "deployments", Some("web"), Some("scale")),
+            ),
+            (
+                "/api/v1/namespaces/default/pods/p1/status/extra",
+                Route::NotFound,
+            ),
             ("/nope", Route::NotFound),
         ];
         for (path, want) in cases {
@@ -141,7 +213,9 @@ mod tests {
 
     #[test]
     fn legacy_watch_prefix() {
-        let Route::Resource(p) = route("/api/v1/watch/namespaces/default/pods") else { panic!("not a resource") };
+        let Route::Resource(p) = route("/api/v1/watch/namespaces/default/pods") else {
+            panic!("not a resource")
+        };
         assert!(p.watch_prefix);
         assert_eq!(p.namespace.as_deref(), Some("default"));
         assert_eq!(p.resource, "pods");

@@ -49,21 +49,33 @@ fn split_terms(input: &str) -> Vec<&str> {
         }
     }
     terms.push(&input[start..]);
-    terms.into_iter().map(str::trim).filter(|t| !t.is_empty()).collect()
+    terms
+        .into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn valid_key(key: &str) -> bool {
     // A qualified name: optional DNS prefix and '/', then 1-63 alphanumerics, '-', '_', '.'.
-    let name = key.rsplit_once('/').map_or(key, |(prefix, name)| if prefix.is_empty() { "" } else { name });
+    let name = key.rsplit_once('/').map_or(
+        key,
+        |(prefix, name)| if prefix.is_empty() { "" } else { name },
+    );
     !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 fn valid_value(value: &str) -> bool {
-    value.len() <= 63 && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    value.len() <= 63
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn parse_set(rest: &str, term: &str) -> Result<Vec<String>, SelectorError> {
@@ -88,7 +100,9 @@ impl LabelSelector {
                 LabelRequirement::NotExists(key.trim().to_string())
             } else if let Some((key, value)) = term.split_once("!=") {
                 LabelRequirement::NotEquals(key.trim().to_string(), value.trim().to_string())
-            } else if let Some((key, value)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            } else if let Some((key, value)) =
+                term.split_once("==").or_else(|| term.split_once('='))
+            {
                 LabelRequirement::Equals(key.trim().to_string(), value.trim().to_string())
             } else if let Some((key, rest)) = term.split_once(" notin ") {
                 LabelRequirement::NotIn(key.trim().to_string(), parse_set(rest, term)?)
@@ -101,7 +115,10 @@ impl LabelSelector {
             };
             let (key, value) = match &req {
                 LabelRequirement::Equals(k, v) | LabelRequirement::NotEquals(k, v) => (k, Some(v)),
-                LabelRequirement::In(k, _) | LabelRequirement::NotIn(k, _) | LabelRequirement::Exists(k) | LabelRequirement::NotExists(k) => (k, None),
+                LabelRequirement::In(k, _)
+                | LabelRequirement::NotIn(k, _)
+                | LabelRequirement::Exists(k)
+                | LabelRequirement::NotExists(k) => (k, None),
             };
             if !valid_key(key) || value.is_some_and(|v| !valid_value(v)) {
                 return Err(err());
@@ -168,7 +185,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -202,7 +222,14 @@ mod tests {
 
     #[test]
     fn label_selector_rejects_garbage() {
-        for sel in ["app in web", "a b", "app=(x)", "-bad=x", "app in (a b)", "x=" ] {
+        for sel in [
+            "app in web",
+            "a b",
+            "app=(x)",
+            "-bad=x",
+            "app in (a b)",
+            "x=",
+        ] {
             if sel == "x=" {
                 // An empty value is valid: it selects objects whose label is empty.
                 assert!(LabelSelector::parse(sel).is_ok());
@@ -228,7 +255,11 @@ mod tests {
             ("metadata.name=web,spec.nodeName=n1", false),
         ];
         for (sel, want) in cases {
-            assert_eq!(FieldSelector::parse(sel).map(|s| s.matches(lookup)), Ok(want), "{sel}");
+            assert_eq!(
+                FieldSelector::parse(sel).map(|s| s.matches(lookup)),
+                Ok(want),
+                "{sel}"
+            );
         }
         assert!(FieldSelector::parse("nonsense").is_err());
     }

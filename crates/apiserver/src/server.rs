@@ -24,7 +24,10 @@ pub enum ServeError {
     #[error("tls configuration: {0}")]
     Tls(String),
     #[error("binding {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 fn tls_config(pki: &Pki) -> Result<rustls::ServerConfig, ServeError> {
@@ -38,9 +41,10 @@ fn tls_config(pki: &Pki) -> Result<rustls::ServerConfig, ServeError> {
         .allow_unauthenticated()
         .build()
         .map_err(|e| err(&e))?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pki.server_cert_pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(&e))?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pki.server_cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(&e))?;
     let key = PrivateKeyDer::from_pem_slice(pki.server_key_pem.as_bytes()).map_err(|e| err(&e))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -60,8 +64,13 @@ pub struct Listener {
 
 impl Listener {
     pub async fn bind(addr: SocketAddr, pki: &Pki) -> Result<Listener, ServeError> {
-        let tcp = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
-        Ok(Listener { tcp, acceptor: TlsAcceptor::from(Arc::new(tls_config(pki)?)) })
+        let tcp = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Listener {
+            tcp,
+            acceptor: TlsAcceptor::from(Arc::new(tls_config(pki)?)),
+        })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -87,14 +96,17 @@ impl Listener {
             let api = api.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {
-                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::debug!("tls handshake with {peer} failed: {e}");
-                        return;
-                    }
-                    Err(_) => return,
-                };
+                let tls =
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::debug!("tls handshake with {peer} failed: {e}");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
                 let caller = Caller::from_certificates(tls.get_ref().1.peer_certificates());
                 let service = service_fn(move |req: hyper::Request<Incoming>| {
                     let api = api.clone();

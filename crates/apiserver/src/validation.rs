@@ -6,7 +6,8 @@ use crate::error::FieldError;
 use crate::registry::NameRule;
 
 fn is_label_chars(s: &str) -> bool {
-    s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    s.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -20,7 +21,10 @@ pub fn is_dns1035_label(s: &str) -> bool {
 }
 
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(|part| !part.is_empty() && is_label_chars(part))
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.')
+            .all(|part| !part.is_empty() && is_label_chars(part))
 }
 
 fn is_path_segment(s: &str) -> bool {
@@ -42,9 +46,16 @@ pub fn check_name(rule: NameRule, name: &str) -> Result<(), String> {
             is_dns1035_label(name),
             "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
         ),
-        NameRule::PathSegment => (is_path_segment(name), "may not be '.' or '..' and may not contain '/' or '%'"),
+        NameRule::PathSegment => (
+            is_path_segment(name),
+            "may not be '.' or '..' and may not contain '/' or '%'",
+        ),
     };
-    if ok { Ok(()) } else { Err(format!("Invalid value: \"{name}\": {what}")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("Invalid value: \"{name}\": {what}"))
+    }
 }
 
 /// A label or annotation key: `[prefix/]name`, prefix a DNS subdomain, name 1-63 characters.
@@ -56,7 +67,9 @@ fn is_qualified_name(key: &str) -> bool {
     prefix.is_none_or(is_dns1123_subdomain)
         && !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -64,7 +77,8 @@ fn is_qualified_name(key: &str) -> bool {
 fn is_label_value(v: &str) -> bool {
     v.is_empty()
         || (v.len() <= 63
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && v.starts_with(|c: char| c.is_ascii_alphanumeric())
             && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
 }
@@ -97,7 +111,11 @@ pub fn validate_metadata(obj: &Value, rule: NameRule) -> Vec<FieldError> {
         annotation_bytes += key.len() + value.as_str().map_or(0, str::len);
     }
     if annotation_bytes > 256 * 1024 {
-        errors.push(FieldError { reason: "FieldValueTooLong", field: "metadata.annotations".into(), message: "Too long: must have at most 262144 bytes".into() });
+        errors.push(FieldError {
+            reason: "FieldValueTooLong",
+            field: "metadata.annotations".into(),
+            message: "Too long: must have at most 262144 bytes".into(),
+        });
     }
     errors
 }
@@ -134,14 +152,30 @@ mod tests {
     #[test]
     fn metadata_table() {
         let cases = [
-            (json!({"metadata": {"name": "a", "labels": {"app": "web", "example.com/tier": ""}}}), 0),
-            (json!({"metadata": {"name": "a", "labels": {"bad key": "x"}}}), 1),
-            (json!({"metadata": {"name": "a", "labels": {"app": "not valid!"}}}), 1),
-            (json!({"metadata": {"name": "a", "annotations": {"note": "anything at all, even spaces"}}}), 0),
+            (
+                json!({"metadata": {"name": "a", "labels": {"app": "web", "example.com/tier": ""}}}),
+                0,
+            ),
+            (
+                json!({"metadata": {"name": "a", "labels": {"bad key": "x"}}}),
+                1,
+            ),
+            (
+                json!({"metadata": {"name": "a", "labels": {"app": "not valid!"}}}),
+                1,
+            ),
+            (
+                json!({"metadata": {"name": "a", "annotations": {"note": "anything at all, even spaces"}}}),
+                0,
+            ),
             (json!({"metadata": {}}), 1),
         ];
         for (obj, n) in cases {
-            assert_eq!(validate_metadata(&obj, NameRule::Subdomain).len(), n, "{obj}");
+            assert_eq!(
+                validate_metadata(&obj, NameRule::Subdomain).len(),
+                n,
+                "{obj}"
+            );
         }
     }
 }

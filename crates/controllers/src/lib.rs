@@ -10,29 +10,29 @@ pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 mod disruption_budget;
-mod expectations;
-pub mod job;
-mod job_sync;
 pub mod endpoint_slice;
 pub mod endpoints;
+mod expectations;
 pub mod garbage_collector;
-pub mod node_ipam;
+pub mod job;
+mod job_sync;
 pub mod namespace;
+pub mod node_ipam;
 pub mod node_lifecycle;
-mod quantity;
-mod quota_usage;
-pub mod resource_quota;
-pub mod service_account;
-pub mod taint_eviction;
 mod ownership;
 pub mod pod_informer;
 mod pod_owners;
 mod pod_state;
+mod quantity;
+mod quota_usage;
 mod reconcile_error;
 mod replica_sync;
 pub mod replicaset;
+pub mod resource_quota;
+pub mod service_account;
 pub mod statefulset;
 mod statefulset_sync;
+pub mod taint_eviction;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,22 +44,55 @@ pub type ControllerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)> {
     let (pods, pod_watch) = pod_informer::PodInformer::new(client.clone());
     vec![
-        ("garbage-collector", Box::pin(garbage_collector::run(client.clone()))),
-        ("node-lifecycle", Box::pin(node_lifecycle::run(client.clone(), node_lifecycle::Config::from_env()))),
-        ("taint-eviction", Box::pin(taint_eviction::run(client.clone()))),
-        ("endpoints", Box::pin(endpoints::run(client.clone(), pods.clone()))),
-        ("endpointslice", Box::pin(endpoint_slice::run(client.clone(), pods.clone()))),
-        ("serviceaccount", Box::pin(service_account::run(client.clone()))),
+        (
+            "garbage-collector",
+            Box::pin(garbage_collector::run(client.clone())),
+        ),
+        (
+            "node-lifecycle",
+            Box::pin(node_lifecycle::run(
+                client.clone(),
+                node_lifecycle::Config::from_env(),
+            )),
+        ),
+        (
+            "taint-eviction",
+            Box::pin(taint_eviction::run(client.clone())),
+        ),
+        (
+            "endpoints",
+            Box::pin(endpoints::run(client.clone(), pods.clone())),
+        ),
+        (
+            "endpointslice",
+            Box::pin(endpoint_slice::run(client.clone(), pods.clone())),
+        ),
+        (
+            "serviceaccount",
+            Box::pin(service_account::run(client.clone())),
+        ),
         ("node-ipam", Box::pin(node_ipam::run(client.clone()))),
         ("namespace", Box::pin(namespace::run(client.clone()))),
-        ("resourcequota", Box::pin(resource_quota::run(client.clone(), pods.clone()))),
+        (
+            "resourcequota",
+            Box::pin(resource_quota::run(client.clone(), pods.clone())),
+        ),
         ("cronjob", cronjob::controller(client.clone())),
         ("daemonset", daemonset::controller(client.clone(), &pods)),
         ("deployment", deployment::controller(client.clone())),
-        ("disruption", Box::pin(disruption::run(client.clone(), pods.clone()))),
+        (
+            "disruption",
+            Box::pin(disruption::run(client.clone(), pods.clone())),
+        ),
         ("job", job::controller(client.clone(), &pods)),
-        ("statefulset", statefulset::controller(client.clone(), &pods)),
-        ("replicaset", replicaset::controller::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone(), &pods)),
+        (
+            "statefulset",
+            statefulset::controller(client.clone(), &pods),
+        ),
+        (
+            "replicaset",
+            replicaset::controller::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone(), &pods),
+        ),
         (
             "replicationcontroller",
             replicaset::controller::<k8s_openapi::api::core::v1::ReplicationController>(

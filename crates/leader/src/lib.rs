@@ -59,7 +59,9 @@ pub enum Decision {
 
 /// Decides from the current lease spec (None when absent), our identity and the time.
 pub fn decide(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Decision {
-    let Some(spec) = spec else { return Decision::Create };
+    let Some(spec) = spec else {
+        return Decision::Create;
+    };
     let holder = spec.holder_identity.as_deref().unwrap_or_default();
     if holder == identity {
         return Decision::Renew;
@@ -67,15 +69,30 @@ pub fn decide(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Decis
     if holder.is_empty() {
         return Decision::TakeOver;
     }
-    let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()).map(|t| t.0);
+    let renewed = spec
+        .renew_time
+        .as_ref()
+        .or(spec.acquire_time.as_ref())
+        .map(|t| t.0);
     let duration = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(15)));
     match renewed {
-        Some(renewed) if renewed.checked_add(duration).is_ok_and(|expiry| expiry > now) => Decision::Wait,
+        Some(renewed)
+            if renewed
+                .checked_add(duration)
+                .is_ok_and(|expiry| expiry > now) =>
+        {
+            Decision::Wait
+        }
         _ => Decision::TakeOver,
     }
 }
 
-fn held_spec(config: &LeaderConfig, previous: Option<&LeaseSpec>, decision: Decision, now: Timestamp) -> LeaseSpec {
+fn held_spec(
+    config: &LeaderConfig,
+    previous: Option<&LeaseSpec>,
+    decision: Decision,
+    now: Timestamp,
+) -> LeaseSpec {
     let transitions = previous.and_then(|s| s.lease_transitions).unwrap_or(0);
     let (acquire_time, transitions) = match (decision, previous) {
         (Decision::Renew, Some(p)) => (p.acquire_time.clone(), transitions),
@@ -94,15 +111,26 @@ fn held_spec(config: &LeaderConfig, previous: Option<&LeaseSpec>, decision: Deci
 
 /// One round: returns whether this process holds the lease afterwards.
 async fn try_hold(api: &Api<Lease>, config: &LeaderConfig) -> Result<bool, LeaderError> {
-    let err = |source| LeaderError::Api { name: config.name.clone(), source };
+    let err = |source| LeaderError::Api {
+        name: config.name.clone(),
+        source,
+    };
     let now = Timestamp::now();
     let current = api.get_opt(&config.name).await.map_err(err)?;
-    let decision = decide(current.as_ref().and_then(|l| l.spec.as_ref()), &config.identity, now);
+    let decision = decide(
+        current.as_ref().and_then(|l| l.spec.as_ref()),
+        &config.identity,
+        now,
+    );
     let result = match (decision, current) {
         (Decision::Wait, _) => return Ok(false),
         (Decision::Create, _) => {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(config.name.clone()), namespace: Some(config.namespace.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(config.name.clone()),
+                    namespace: Some(config.namespace.clone()),
+                    ..Default::default()
+                },
                 spec: Some(held_spec(config, None, decision, now)),
             };
             api.create(&PostParams::default(), &lease).await.map(|_| ())
@@ -111,7 +139,9 @@ async fn try_hold(api: &Api<Lease>, config: &LeaderConfig) -> Result<bool, Leade
             lease.spec = Some(held_spec(config, lease.spec.as_ref(), decision, now));
             // The resourceVersion in metadata makes this a compare-and-swap: a racing
             // candidate gets a conflict and loses.
-            api.replace(&config.name, &PostParams::default(), &lease).await.map(|_| ())
+            api.replace(&config.name, &PostParams::default(), &lease)
+                .await
+                .map(|_| ())
         }
         (_, None) => return Ok(false),
     };
@@ -145,13 +175,23 @@ where
         };
         match (held, running.is_some()) {
             (true, false) => {
-                tracing::info!("{} became leader of {}/{}", config.identity, config.namespace, config.name);
+                tracing::info!(
+                    "{} became leader of {}/{}",
+                    config.identity,
+                    config.namespace,
+                    config.name
+                );
                 running = Some(AbortOnDrop(tokio::spawn(work())));
                 last_renewal = tokio::time::Instant::now();
             }
             (true, true) => last_renewal = tokio::time::Instant::now(),
             (false, true) => {
-                tracing::warn!("{} lost leadership of {}/{}", config.identity, config.namespace, config.name);
+                tracing::warn!(
+                    "{} lost leadership of {}/{}",
+                    config.identity,
+                    config.namespace,
+                    config.name
+                );
                 running = None;
             }
             (false, false) => {}
@@ -178,7 +218,10 @@ mod tests {
         LeaseSpec {
             holder_identity: Some(holder.into()),
             lease_duration_seconds: Some(15),
-            renew_time: Some(MicroTime(now.checked_sub(SignedDuration::from_secs(renewed_secs_ago)).unwrap())),
+            renew_time: Some(MicroTime(
+                now.checked_sub(SignedDuration::from_secs(renewed_secs_ago))
+                    .unwrap(),
+            )),
             ..Default::default()
         }
     }
@@ -194,7 +237,13 @@ mod tests {
             (Some(spec("other", 14)), Decision::Wait),
             (Some(spec("other", 15)), Decision::TakeOver),
             (Some(spec("", 1)), Decision::TakeOver),
-            (Some(LeaseSpec { holder_identity: Some("other".into()), ..Default::default() }), Decision::TakeOver),
+            (
+                Some(LeaseSpec {
+                    holder_identity: Some("other".into()),
+                    ..Default::default()
+                }),
+                Decision::TakeOver,
+            ),
         ];
         for (lease, want) in cases {
             assert_eq!(decide(lease.as_ref(), "me", now), want, "{lease:?}");
@@ -205,7 +254,11 @@ mod tests {
     fn taking_over_counts_a_transition_and_renewing_keeps_acquire_time() {
         let config = LeaderConfig::new("x", "me".into());
         let now = Timestamp::from_second(2_000_000).unwrap();
-        let old = LeaseSpec { lease_transitions: Some(3), acquire_time: Some(MicroTime(Timestamp::from_second(5).unwrap())), ..spec("other", 30) };
+        let old = LeaseSpec {
+            lease_transitions: Some(3),
+            acquire_time: Some(MicroTime(Timestamp::from_second(5).unwrap())),
+            ..spec("other", 30)
+        };
         let taken = held_spec(&config, Some(&old), Decision::TakeOver, now);
         assert_eq!(taken.lease_transitions, Some(4));
         assert_eq!(taken.holder_identity.as_deref(), Some("me"));

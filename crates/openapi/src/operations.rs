@@ -6,10 +6,10 @@ use k8s_openapi::api::core::v1::Binding;
 use k8s_openapi::api::policy::v1::Eviction;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Patch, Status};
 
-use crate::{ResourceDoc, SchemaSource};
 use crate::model::{Body, Gvk, Method, Operation, Payload, Route};
 use crate::parameters::{self, Param};
 use crate::schemas::SchemaSet;
+use crate::{ResourceDoc, SchemaSource};
 
 /// `"/api/v1"` or `"/apis/GROUP/VERSION"`.
 pub(crate) fn api_prefix(group: &str, version: &str) -> String {

@@ -21,7 +21,14 @@ pub const CRD_PLURAL: &str = "customresourcedefinitions";
 /// What makes two CRD sets serve the same resources.
 fn fingerprint(crds: &[Value]) -> Vec<String> {
     crds.iter()
-        .map(|c| format!("{}|{}|{}", c["metadata"]["name"], c["spec"], c["metadata"]["deletionTimestamp"].is_string()))
+        .map(|c| {
+            format!(
+                "{}|{}|{}",
+                c["metadata"]["name"],
+                c["spec"],
+                c["metadata"]["deletionTimestamp"].is_string()
+            )
+        })
         .collect()
 }
 
@@ -30,7 +37,11 @@ fn condition(type_: &str, reason: &str, message: &str) -> Value {
 }
 
 fn is_established(crd: &Value) -> bool {
-    crd["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Established" && c["status"] == "True")
+    crd["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Established" && c["status"] == "True")
 }
 
 /// Controller state: the last set of CRDs turned into the registry.
@@ -41,13 +52,21 @@ pub struct CrdController {
 
 impl CrdController {
     pub fn new(storage: Arc<Storage>) -> Self {
-        CrdController { storage, last: Vec::new() }
+        CrdController {
+            storage,
+            last: Vec::new(),
+        }
     }
 
     async fn sync(&mut self) -> Result<(), ApiError> {
         let storage = self.storage.clone();
-        let crd_def = storage.registry.get(CRD_GROUP, "v1", CRD_PLURAL).ok_or(ApiError::NoRoute)?;
-        let crds = storage.list_objects(crd_def, None, &Query::default()).await?;
+        let crd_def = storage
+            .registry
+            .get(CRD_GROUP, "v1", CRD_PLURAL)
+            .ok_or(ApiError::NoRoute)?;
+        let crds = storage
+            .list_objects(crd_def, None, &Query::default())
+            .await?;
         let print = fingerprint(&crds);
         if print != self.last {
             let mut next = CustomRegistry::default();
@@ -78,7 +97,10 @@ impl CrdController {
 
     async fn establish(&self, crd: &Value, name: &str) -> Result<(), ApiError> {
         let storage = &self.storage;
-        let crd_def = storage.registry.get(CRD_GROUP, "v1", CRD_PLURAL).ok_or(ApiError::NoRoute)?;
+        let crd_def = storage
+            .registry
+            .get(CRD_GROUP, "v1", CRD_PLURAL)
+            .ok_or(ApiError::NoRoute)?;
         let names = crd["spec"]["names"].clone();
         let stored: Vec<Value> = crd["spec"]["versions"]
             .as_array()
@@ -110,18 +132,38 @@ impl CrdController {
     /// Deletes every object of a terminating CRD, then drops its cleanup finalizer.
     async fn clean_up(&self, crd: &Value, name: &str) -> Result<(), ApiError> {
         let storage = &self.storage;
-        let opts = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
+        let opts = DeleteOptions {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
         let custom = storage.custom();
-        for def in custom.one_per_resource().iter().filter(|d| d.custom.as_ref().is_some_and(|c| c.crd == name)) {
-            let left = storage.delete_collection(def, None, &opts, &Query::default()).await?;
-            if !left.iter().all(|o| !o["metadata"]["deletionTimestamp"].is_string()) {
+        for def in custom
+            .one_per_resource()
+            .iter()
+            .filter(|d| d.custom.as_ref().is_some_and(|c| c.crd == name))
+        {
+            let left = storage
+                .delete_collection(def, None, &opts, &Query::default())
+                .await?;
+            if !left
+                .iter()
+                .all(|o| !o["metadata"]["deletionTimestamp"].is_string())
+            {
                 return Ok(()); // finalizers of custom objects still hold some of them
             }
         }
-        if !crd["metadata"]["finalizers"].as_array().into_iter().flatten().any(|f| f == CLEANUP_FINALIZER) {
+        if !crd["metadata"]["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f == CLEANUP_FINALIZER)
+        {
             return Ok(());
         }
-        let crd_def = storage.registry.get(CRD_GROUP, "v1", CRD_PLURAL).ok_or(ApiError::NoRoute)?;
+        let crd_def = storage
+            .registry
+            .get(CRD_GROUP, "v1", CRD_PLURAL)
+            .ok_or(ApiError::NoRoute)?;
         storage
             .guaranteed_update(crd_def, None, name, None, &Query::default(), |old| {
                 let mut new = old.clone();
@@ -140,14 +182,20 @@ impl CrdController {
     /// Runs until the process ends, syncing on every CRD change (and every few seconds while
     /// a deleted CRD's objects are held by finalizers).
     pub async fn run(mut self) {
-        let Some(crd_def) = self.storage.registry.get(CRD_GROUP, "v1", CRD_PLURAL) else { return };
+        let Some(crd_def) = self.storage.registry.get(CRD_GROUP, "v1", CRD_PLURAL) else {
+            return;
+        };
         let prefix = crd_def.collection_key(None);
         loop {
-            let Ok((rev, _)) = self.storage.store.revisions().await else { return };
+            let Ok((rev, _)) = self.storage.store.revisions().await else {
+                return;
+            };
             if let Err(e) = self.sync().await {
                 tracing::warn!("syncing custom resource definitions: {e}");
             }
-            let Ok(mut events) = self.storage.store.watch(&prefix, rev).await else { return };
+            let Ok(mut events) = self.storage.store.watch(&prefix, rev).await else {
+                return;
+            };
             let retry = tokio::time::sleep(Duration::from_secs(5));
             tokio::pin!(retry);
             tokio::select! {

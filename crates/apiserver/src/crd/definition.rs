@@ -39,7 +39,11 @@ impl Strategy for CustomStrategy {
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(String::from))
+        .collect()
 }
 
 fn printer_columns(version: &Value) -> Vec<PrinterColumn> {
@@ -60,7 +64,12 @@ fn printer_columns(version: &Value) -> Vec<PrinterColumn> {
 
 fn scale_paths(version: &Value) -> Option<ScalePaths> {
     let scale = version["subresources"]["scale"].as_object()?;
-    let path = |k: &str| scale.get(k).and_then(Value::as_str).map(|p| p.trim_start_matches('.').to_string());
+    let path = |k: &str| {
+        scale
+            .get(k)
+            .and_then(Value::as_str)
+            .map(|p| p.trim_start_matches('.').to_string())
+    };
     Some(ScalePaths {
         spec_replicas: path("specReplicasPath").unwrap_or_else(|| "spec.replicas".into()),
         status_replicas: path("statusReplicasPath").unwrap_or_else(|| "status.replicas".into()),
@@ -71,18 +80,27 @@ fn scale_paths(version: &Value) -> Option<ScalePaths> {
 /// The resources a CRD serves (empty when it is not usable).
 pub fn resource_defs(crd: &Value) -> Vec<ResourceDef> {
     let spec = &crd["spec"];
-    let (Some(group), Some(plural), Some(kind)) =
-        (spec["group"].as_str(), spec["names"]["plural"].as_str(), spec["names"]["kind"].as_str())
-    else {
+    let (Some(group), Some(plural), Some(kind)) = (
+        spec["group"].as_str(),
+        spec["names"]["plural"].as_str(),
+        spec["names"]["kind"].as_str(),
+    ) else {
         return Vec::new();
     };
-    let singular = spec["names"]["singular"].as_str().map_or_else(|| kind.to_ascii_lowercase(), String::from);
+    let singular = spec["names"]["singular"]
+        .as_str()
+        .map_or_else(|| kind.to_ascii_lowercase(), String::from);
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     let terminating = crd["metadata"]["deletionTimestamp"].is_string();
-    let crd_name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let crd_name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut defs = Vec::new();
     for version in spec["versions"].as_array().into_iter().flatten() {
-        let Some(name) = version["name"].as_str() else { continue };
+        let Some(name) = version["name"].as_str() else {
+            continue;
+        };
         if version["served"] != Value::Bool(true) {
             continue;
         }
@@ -112,7 +130,10 @@ pub fn resource_defs(crd: &Value) -> Vec<ResourceDef> {
                 structural::prune(&codec_schema, &mut pruned);
                 Ok(pruned)
             }),
-            strategy: Box::new(CustomStrategy { schema: schema.clone(), has_status }),
+            strategy: Box::new(CustomStrategy {
+                schema: schema.clone(),
+                has_status,
+            }),
             view: None,
             openapi: Some(gantry_openapi::ResourceDoc {
                 group: intern(group),
@@ -158,9 +179,15 @@ mod tests {
             },
         });
         let defs = resource_defs(&crd);
-        assert_eq!(defs.iter().map(|d| d.version).collect::<Vec<_>>(), vec!["v1", "v1beta1"]);
+        assert_eq!(
+            defs.iter().map(|d| d.version).collect::<Vec<_>>(),
+            vec!["v1", "v1beta1"]
+        );
         let v1 = &defs[0];
-        assert_eq!((v1.group, v1.kind, v1.plural, v1.singular.as_str()), ("example.com", "Widget", "widgets", "widget"));
+        assert_eq!(
+            (v1.group, v1.kind, v1.plural, v1.singular.as_str()),
+            ("example.com", "Widget", "widgets", "widget")
+        );
         assert_eq!(v1.short_names, &["wd"]);
         assert_eq!(v1.subresources, &["status", "scale"]);
         let info = v1.custom.as_ref().unwrap();

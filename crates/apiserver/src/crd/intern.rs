@@ -16,7 +16,9 @@ fn lists() -> &'static Mutex<HashSet<&'static [&'static str]>> {
 }
 
 pub fn intern(s: &str) -> &'static str {
-    let mut set = strings().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut set = strings()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(existing) = set.get(s) {
         return existing;
     }
@@ -27,7 +29,9 @@ pub fn intern(s: &str) -> &'static str {
 
 pub fn intern_list(items: &[String]) -> &'static [&'static str] {
     let interned: Vec<&'static str> = items.iter().map(|s| intern(s)).collect();
-    let mut set = lists().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut set = lists()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(existing) = set.get(interned.as_slice()) {
         return existing;
     }

@@ -60,12 +60,18 @@ pub struct CustomRegistry {
 
 impl CustomRegistry {
     pub fn insert(&mut self, def: ResourceDef) {
-        let key = (def.group.to_string(), def.version.to_string(), def.plural.to_string());
+        let key = (
+            def.group.to_string(),
+            def.version.to_string(),
+            def.plural.to_string(),
+        );
         self.defs.insert(key, Arc::new(def));
     }
 
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
-        self.defs.get(&(group.to_string(), version.to_string(), plural.to_string())).cloned()
+        self.defs
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+            .cloned()
     }
 
     /// Every served custom resource, in a stable order.

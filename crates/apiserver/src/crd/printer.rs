@@ -30,9 +30,14 @@ fn parse(path: &str) -> Option<Vec<Step>> {
             let inner = &after[..end];
             steps.push(if inner == "*" {
                 Step::All
-            } else if let Some(filter) = inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')')) {
+            } else if let Some(filter) =
+                inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')'))
+            {
                 let (key, value) = filter.split_once("==")?;
-                Step::Filter { key: key.trim().to_string(), value: value.trim().trim_matches(['"', '\'']).to_string() }
+                Step::Filter {
+                    key: key.trim().to_string(),
+                    value: value.trim().trim_matches(['"', '\'']).to_string(),
+                }
             } else {
                 Step::Index(inner.parse().ok()?)
             });
@@ -60,7 +65,11 @@ fn eval<'a>(steps: &[Step], v: &'a Value, out: &mut Vec<&'a Value>) {
                 eval(rest, child, out);
             }
         }
-        Step::All => v.as_array().into_iter().flatten().for_each(|c| eval(rest, c, out)),
+        Step::All => v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(|c| eval(rest, c, out)),
         Step::Filter { key, value } => v
             .as_array()
             .into_iter()
@@ -85,9 +94,14 @@ pub fn select<'a>(path: &str, obj: &'a Value) -> Vec<&'a Value> {
 /// The cell of one column: typed values as upstream renders them, `null` when absent.
 pub fn cell(column: &PrinterColumn, obj: &Value) -> Value {
     let values = select(&column.json_path, obj);
-    let Some(first) = values.first() else { return Value::Null };
+    let Some(first) = values.first() else {
+        return Value::Null;
+    };
     if values.len() > 1 {
-        let joined: Vec<String> = values.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)).collect();
+        let joined: Vec<String> = values
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
+            .collect();
         return json!(joined.join(","));
     }
     match (column.type_.as_str(), first) {
@@ -102,7 +116,9 @@ pub fn cell(column: &PrinterColumn, obj: &Value) -> Value {
 
 /// The column definitions of a custom resource's Table (NAME first).
 pub fn column_definitions(columns: &[PrinterColumn]) -> Vec<Value> {
-    let mut defs = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0})];
+    let mut defs = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
+    ];
     for c in columns {
         defs.push(json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority}));
     }
@@ -114,7 +130,14 @@ mod tests {
     use super::*;
 
     fn column(type_: &str, json_path: &str) -> PrinterColumn {
-        PrinterColumn { name: "c".into(), type_: type_.into(), format: String::new(), description: String::new(), priority: 0, json_path: json_path.into() }
+        PrinterColumn {
+            name: "c".into(),
+            type_: type_.into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 0,
+            json_path: json_path.into(),
+        }
     }
 
     #[test]
@@ -124,7 +147,10 @@ mod tests {
             (column("integer", ".spec.size"), json!(3)),
             (column("string", ".spec.tags[1]"), json!("b")),
             (column("string", ".spec.tags[*]"), json!("a,b")),
-            (column("string", ".status.conditions[?(@.type==\"Ready\")].status"), json!("True")),
+            (
+                column("string", ".status.conditions[?(@.type==\"Ready\")].status"),
+                json!("True"),
+            ),
             (column("string", ".spec.missing"), Value::Null),
             (column("string", "not a path"), Value::Null),
         ];

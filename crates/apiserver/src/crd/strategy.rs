@@ -35,7 +35,10 @@ impl Strategy for CrdStrategy {
         if group.is_empty() {
             errors.push(FieldError::required("spec.group"));
         } else if !group.contains('.') {
-            errors.push(FieldError::invalid("spec.group", format!("Invalid value: \"{group}\": should be a domain with at least one dot")));
+            errors.push(FieldError::invalid(
+                "spec.group",
+                format!("Invalid value: \"{group}\": should be a domain with at least one dot"),
+            ));
         }
         if plural.is_empty() {
             errors.push(FieldError::required("spec.names.plural"));
@@ -45,29 +48,46 @@ impl Strategy for CrdStrategy {
         }
         let name = obj["metadata"]["name"].as_str().unwrap_or_default();
         if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
-            errors.push(FieldError::invalid("metadata.name", format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group")));
+            errors.push(FieldError::invalid(
+                "metadata.name",
+                format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
+            ));
         }
         if !matches!(spec["scope"].as_str(), Some("Namespaced" | "Cluster")) {
             errors.push(FieldError {
                 reason: "FieldValueNotSupported",
                 field: "spec.scope".into(),
-                message: format!("Unsupported value: {}: supported values: \"Cluster\", \"Namespaced\"", spec["scope"]),
+                message: format!(
+                    "Unsupported value: {}: supported values: \"Cluster\", \"Namespaced\"",
+                    spec["scope"]
+                ),
             });
         }
-        let versions = spec["versions"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let versions = spec["versions"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         if versions.is_empty() {
             errors.push(FieldError::required("spec.versions"));
         }
-        let storage = versions.iter().filter(|v| v["storage"] == json!(true)).count();
+        let storage = versions
+            .iter()
+            .filter(|v| v["storage"] == json!(true))
+            .count();
         if !versions.is_empty() && storage != 1 {
-            errors.push(FieldError::invalid("spec.versions", "Invalid value: must have exactly one version marked as storage version"));
+            errors.push(FieldError::invalid(
+                "spec.versions",
+                "Invalid value: must have exactly one version marked as storage version",
+            ));
         }
         for (i, v) in versions.iter().enumerate() {
             if v["name"].as_str().is_none_or(str::is_empty) {
                 errors.push(FieldError::required(format!("spec.versions[{i}].name")));
             }
             if !v["schema"]["openAPIV3Schema"].is_object() {
-                errors.push(FieldError::required(format!("spec.versions[{i}].schema.openAPIV3Schema")));
+                errors.push(FieldError::required(format!(
+                    "spec.versions[{i}].schema.openAPIV3Schema"
+                )));
             }
         }
         errors
@@ -77,7 +97,10 @@ impl Strategy for CrdStrategy {
         let mut errors = Vec::new();
         for field in ["group", "scope"] {
             if new["spec"][field] != old["spec"][field] {
-                errors.push(FieldError::invalid(format!("spec.{field}"), "field is immutable"));
+                errors.push(FieldError::invalid(
+                    format!("spec.{field}"),
+                    "field is immutable",
+                ));
             }
         }
         errors
@@ -96,7 +119,11 @@ mod tests {
     #[test]
     fn crd_validation_table() {
         assert!(CrdStrategy.validate(&crd("widgets.example.com")).is_empty());
-        let fields: Vec<String> = CrdStrategy.validate(&crd("widgets")).into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = CrdStrategy
+            .validate(&crd("widgets"))
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, vec!["metadata.name"]);
         let mut no_storage = crd("widgets.example.com");
         no_storage["spec"]["versions"][0]["storage"] = json!(false);

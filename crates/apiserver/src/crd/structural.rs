@@ -12,7 +12,11 @@ use serde_json::{Map, Value};
 use crate::error::FieldError;
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn preserves_unknown(schema: &Value) -> bool {
@@ -36,8 +40,11 @@ fn prune_at(schema: &Value, obj: &mut Value, path: &str, root: bool, pruned: &mu
             let keep_unknown = preserves_unknown(schema) || additional == &Value::Bool(true);
             let keys: Vec<String> = map.keys().cloned().collect();
             for key in keys {
-                let always = (root || embedded) && matches!(key.as_str(), "apiVersion" | "kind" | "metadata");
-                let child_schema = props.and_then(|p| p.get(&key)).or_else(|| additional.is_object().then_some(additional));
+                let always = (root || embedded)
+                    && matches!(key.as_str(), "apiVersion" | "kind" | "metadata");
+                let child_schema = props
+                    .and_then(|p| p.get(&key))
+                    .or_else(|| additional.is_object().then_some(additional));
                 match (child_schema, always) {
                     (Some(s), _) => {
                         if let Some(v) = map.get_mut(&key) {
@@ -56,7 +63,13 @@ fn prune_at(schema: &Value, obj: &mut Value, path: &str, root: bool, pruned: &mu
         Value::Array(items) => {
             if schema["items"].is_object() {
                 for (i, item) in items.iter_mut().enumerate() {
-                    prune_at(&schema["items"], item, &format!("{path}[{i}]"), false, pruned);
+                    prune_at(
+                        &schema["items"],
+                        item,
+                        &format!("{path}[{i}]"),
+                        false,
+                        pruned,
+                    );
                 }
             }
         }
@@ -120,23 +133,43 @@ pub fn validate(schema: &Value, obj: &Value) -> Vec<FieldError> {
 }
 
 fn validate_at(schema: &Value, v: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    let field = if path.is_empty() { "<root>".to_string() } else { path.to_string() };
+    let field = if path.is_empty() {
+        "<root>".to_string()
+    } else {
+        path.to_string()
+    };
     if v.is_null() {
         if schema["nullable"] != Value::Bool(true) && !path.is_empty() {
-            errors.push(FieldError::invalid(field, "Invalid value: \"null\": fields must not be null unless nullable"));
+            errors.push(FieldError::invalid(
+                field,
+                "Invalid value: \"null\": fields must not be null unless nullable",
+            ));
         }
         return;
     }
     let int_or_string = schema["x-kubernetes-int-or-string"] == Value::Bool(true);
     if int_or_string {
         if !matches!(type_name(v), "integer" | "string") {
-            errors.push(FieldError::invalid(field, format!("Invalid value: \"{}\": must be an integer or a string", type_name(v))));
+            errors.push(FieldError::invalid(
+                field,
+                format!(
+                    "Invalid value: \"{}\": must be an integer or a string",
+                    type_name(v)
+                ),
+            ));
         }
         return;
     }
     if let Some(want) = schema["type"].as_str() {
         if !type_matches(want, v) {
-            errors.push(FieldError::invalid(field, format!("Invalid value: \"{}\": {path} in body must be of type {want}: \"{}\"", type_name(v), type_name(v))));
+            errors.push(FieldError::invalid(
+                field,
+                format!(
+                    "Invalid value: \"{}\": {path} in body must be of type {want}: \"{}\"",
+                    type_name(v),
+                    type_name(v)
+                ),
+            ));
             return;
         }
     }
@@ -146,7 +179,10 @@ fn validate_at(schema: &Value, v: &Value, path: &str, errors: &mut Vec<FieldErro
             errors.push(FieldError {
                 reason: "FieldValueNotSupported",
                 field: field.clone(),
-                message: format!("Unsupported value: {v}: supported values: {}", list.join(", ")),
+                message: format!(
+                    "Unsupported value: {v}: supported values: {}",
+                    list.join(", ")
+                ),
             });
         }
     }
@@ -154,7 +190,15 @@ fn validate_at(schema: &Value, v: &Value, path: &str, errors: &mut Vec<FieldErro
         Value::Number(n) => check_number(schema, n.as_f64().unwrap_or(0.0), &field, errors),
         Value::String(s) => check_string(schema, s, &field, errors),
         Value::Array(items) => {
-            check_len(schema, "minItems", "maxItems", items.len(), "items", &field, errors);
+            check_len(
+                schema,
+                "minItems",
+                "maxItems",
+                items.len(),
+                "items",
+                &field,
+                errors,
+            );
             for (i, item) in items.iter().enumerate() {
                 validate_at(&schema["items"], item, &format!("{path}[{i}]"), errors);
             }
@@ -168,46 +212,113 @@ fn check_number(schema: &Value, n: f64, field: &str, errors: &mut Vec<FieldError
     if let Some(min) = schema["minimum"].as_f64() {
         let exclusive = schema["exclusiveMinimum"] == Value::Bool(true);
         if n < min || (exclusive && n == min) {
-            errors.push(FieldError::invalid(field, format!("Invalid value: {n}: {field} in body should be greater than or equal to {min}")));
+            errors.push(FieldError::invalid(
+                field,
+                format!(
+                    "Invalid value: {n}: {field} in body should be greater than or equal to {min}"
+                ),
+            ));
         }
     }
     if let Some(max) = schema["maximum"].as_f64() {
         let exclusive = schema["exclusiveMaximum"] == Value::Bool(true);
         if n > max || (exclusive && n == max) {
-            errors.push(FieldError::invalid(field, format!("Invalid value: {n}: {field} in body should be less than or equal to {max}")));
+            errors.push(FieldError::invalid(
+                field,
+                format!(
+                    "Invalid value: {n}: {field} in body should be less than or equal to {max}"
+                ),
+            ));
         }
     }
 }
 
 fn check_string(schema: &Value, s: &str, field: &str, errors: &mut Vec<FieldError>) {
-    check_len(schema, "minLength", "maxLength", s.chars().count(), "chars long", field, errors);
+    check_len(
+        schema,
+        "minLength",
+        "maxLength",
+        s.chars().count(),
+        "chars long",
+        field,
+        errors,
+    );
     if let Some(pattern) = schema["pattern"].as_str() {
         match regex::Regex::new(pattern) {
             Ok(re) if !re.is_match(s) => {
-                errors.push(FieldError::invalid(field, format!("Invalid value: \"{s}\": {field} in body should match '{pattern}'")));
+                errors.push(FieldError::invalid(
+                    field,
+                    format!("Invalid value: \"{s}\": {field} in body should match '{pattern}'"),
+                ));
             }
             Ok(_) => {}
-            Err(_) => errors.push(FieldError::invalid(field, format!("the schema's pattern {pattern:?} is not a valid regular expression"))),
+            Err(_) => errors.push(FieldError::invalid(
+                field,
+                format!("the schema's pattern {pattern:?} is not a valid regular expression"),
+            )),
         }
     }
 }
 
-fn check_len(schema: &Value, min_key: &str, max_key: &str, len: usize, unit: &str, field: &str, errors: &mut Vec<FieldError>) {
-    if schema[min_key].as_u64().is_some_and(|min| (len as u64) < min) {
-        errors.push(FieldError::invalid(field, format!("Invalid value: {len}: {field} in body should be at least {} {unit}", schema[min_key])));
+fn check_len(
+    schema: &Value,
+    min_key: &str,
+    max_key: &str,
+    len: usize,
+    unit: &str,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    if schema[min_key]
+        .as_u64()
+        .is_some_and(|min| (len as u64) < min)
+    {
+        errors.push(FieldError::invalid(
+            field,
+            format!(
+                "Invalid value: {len}: {field} in body should be at least {} {unit}",
+                schema[min_key]
+            ),
+        ));
     }
-    if schema[max_key].as_u64().is_some_and(|max| (len as u64) > max) {
-        errors.push(FieldError { reason: "FieldValueTooLong", field: field.to_string(), message: format!("Too long: may not be more than {} {unit}", schema[max_key]) });
+    if schema[max_key]
+        .as_u64()
+        .is_some_and(|max| (len as u64) > max)
+    {
+        errors.push(FieldError {
+            reason: "FieldValueTooLong",
+            field: field.to_string(),
+            message: format!("Too long: may not be more than {} {unit}", schema[max_key]),
+        });
     }
 }
 
-fn check_object(schema: &Value, map: &Map<String, Value>, path: &str, field: &str, errors: &mut Vec<FieldError>) {
-    for req in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+fn check_object(
+    schema: &Value,
+    map: &Map<String, Value>,
+    path: &str,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    for req in schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if !map.contains_key(req) {
             errors.push(FieldError::required(join(path, req)));
         }
     }
-    check_len(schema, "minProperties", "maxProperties", map.len(), "properties", field, errors);
+    check_len(
+        schema,
+        "minProperties",
+        "maxProperties",
+        map.len(),
+        "properties",
+        field,
+        errors,
+    );
     let props = schema["properties"].as_object();
     for (key, value) in map {
         if path.is_empty() && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
@@ -216,7 +327,12 @@ fn check_object(schema: &Value, map: &Map<String, Value>, path: &str, field: &st
         if let Some(s) = props.and_then(|p| p.get(key)) {
             validate_at(s, value, &join(path, key), errors);
         } else if schema["additionalProperties"].is_object() {
-            validate_at(&schema["additionalProperties"], value, &join(path, key), errors);
+            validate_at(
+                &schema["additionalProperties"],
+                value,
+                &join(path, key),
+                errors,
+            );
         }
     }
 }
@@ -256,19 +372,46 @@ mod tests {
             (json!({"spec": {"size": "3"}}), vec!["spec.size"]),
             (json!({"spec": {"size": 0}}), vec!["spec.size"]),
             (json!({"spec": {"size": 11}}), vec!["spec.size"]),
-            (json!({"spec": {"size": 1, "color": "green"}}), vec!["spec.color"]),
-            (json!({"spec": {"size": 1, "name": "Abc"}}), vec!["spec.name"]),
-            (json!({"spec": {"size": 1, "name": "abcdefghij"}}), vec!["spec.name"]),
+            (
+                json!({"spec": {"size": 1, "color": "green"}}),
+                vec!["spec.color"],
+            ),
+            (
+                json!({"spec": {"size": 1, "name": "Abc"}}),
+                vec!["spec.name"],
+            ),
+            (
+                json!({"spec": {"size": 1, "name": "abcdefghij"}}),
+                vec!["spec.name"],
+            ),
             (json!({"spec": {"size": 1, "port": 80}}), vec![]),
             (json!({"spec": {"size": 1, "port": "http"}}), vec![]),
-            (json!({"spec": {"size": 1, "port": true}}), vec!["spec.port"]),
-            (json!({"spec": {"size": 1, "tags": ["a", "b", "c"]}}), vec!["spec.tags"]),
-            (json!({"spec": {"size": 1, "tags": ["a", 2]}}), vec!["spec.tags[1]"]),
-            (json!({"spec": {"size": 1, "labels": {"a": 1}}}), vec!["spec.labels.a"]),
-            (json!({"spec": {"size": 1, "free": {"anything": [1, {"x": null}]}}}), vec![]),
+            (
+                json!({"spec": {"size": 1, "port": true}}),
+                vec!["spec.port"],
+            ),
+            (
+                json!({"spec": {"size": 1, "tags": ["a", "b", "c"]}}),
+                vec!["spec.tags"],
+            ),
+            (
+                json!({"spec": {"size": 1, "tags": ["a", 2]}}),
+                vec!["spec.tags[1]"],
+            ),
+            (
+                json!({"spec": {"size": 1, "labels": {"a": 1}}}),
+                vec!["spec.labels.a"],
+            ),
+            (
+                json!({"spec": {"size": 1, "free": {"anything": [1, {"x": null}]}}}),
+                vec![],
+            ),
         ];
         for (obj, want) in cases {
-            let got: Vec<String> = validate(&schema(), &obj).into_iter().map(|e| e.field).collect();
+            let got: Vec<String> = validate(&schema(), &obj)
+                .into_iter()
+                .map(|e| e.field)
+                .collect();
             assert_eq!(got, want, "{obj}");
         }
     }

@@ -4,8 +4,8 @@
 //! Adding a resource = its k8s-openapi type + a strategy + one line in [`builtin`].
 
 mod builtin;
-pub mod strategy;
 pub(crate) mod strategies;
+pub mod strategy;
 pub mod view;
 
 use std::collections::HashMap;
@@ -24,7 +24,9 @@ fn roundtrip<T: Serialize + DeserializeOwned>(value: &Value) -> Result<Value, St
     serde_json::to_value(&typed).map_err(|e| e.to_string())
 }
 
-fn schema_of<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+fn schema_of<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
     generator.subschema_for::<T>()
 }
 
@@ -51,7 +53,11 @@ pub struct ResourceDef {
 
 impl ResourceDef {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// The storage key prefix of this resource (all namespaces).
@@ -122,7 +128,16 @@ impl ResourceDef {
     }
 
     pub fn verbs(&self) -> &'static [&'static str] {
-        &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
     }
 }
 
@@ -151,7 +166,12 @@ impl Registry {
 
     pub fn add<T>(&mut self, names: Names, strategy: impl Strategy + 'static)
     where
-        T: k8s_openapi::Resource + k8s_openapi::ListableResource + Serialize + DeserializeOwned + schemars::JsonSchema + 'static,
+        T: k8s_openapi::Resource
+            + k8s_openapi::ListableResource
+            + Serialize
+            + DeserializeOwned
+            + schemars::JsonSchema
+            + 'static,
     {
         let namespaced = std::any::type_name::<T::Scope>().ends_with("NamespaceResourceScope");
         let def = ResourceDef {
@@ -178,7 +198,11 @@ impl Registry {
                 schema: gantry_openapi::SchemaSource::Typed(schema_of::<T>),
             }),
         };
-        let key = (def.group.to_string(), def.version.to_string(), def.plural.to_string());
+        let key = (
+            def.group.to_string(),
+            def.version.to_string(),
+            def.plural.to_string(),
+        );
         self.index.insert(key, self.defs.len());
         self.defs.push(def);
     }
@@ -191,7 +215,9 @@ impl Registry {
     }
 
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceDef> {
-        self.index.get(&(group.to_string(), version.to_string(), plural.to_string())).map(|&i| &self.defs[i])
+        self.index
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+            .map(|&i| &self.defs[i])
     }
 
     pub fn all(&self) -> &[ResourceDef] {
@@ -209,7 +235,13 @@ impl Registry {
         out
     }
 
-    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceDef> + 'a {
-        self.defs.iter().filter(move |d| d.group == group && d.version == version)
+    pub fn in_group_version<'a>(
+        &'a self,
+        group: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a ResourceDef> + 'a {
+        self.defs
+            .iter()
+            .filter(move |d| d.group == group && d.version == version)
     }
 }

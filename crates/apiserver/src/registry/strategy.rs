@@ -82,7 +82,13 @@ pub trait Strategy: Send + Sync {
 
     /// Fills fields that take a value from a pool, asking `allocate` (which returns `None`
     /// when the pool is exhausted). Runs on create and update; `old` is the stored object.
-    fn assign(&self, _obj: &mut Value, _old: Option<&Value>, _allocate: &mut dyn FnMut(Pool) -> Option<String>) {}
+    fn assign(
+        &self,
+        _obj: &mut Value,
+        _old: Option<&Value>,
+        _allocate: &mut dyn FnMut(Pool) -> Option<String>,
+    ) {
+    }
 
     /// The grace period to mark an object with on delete, instead of deleting it at once, or
     /// `None` for immediate deletion. `requested` is the client's gracePeriodSeconds.

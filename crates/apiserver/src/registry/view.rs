@@ -26,9 +26,22 @@ const EVENT_FIELDS: &[(&str, &str)] = &[
 ];
 
 /// Fields with the same name in both APIs.
-const EVENT_SHARED: &[&str] = &["metadata", "reason", "type", "action", "related", "series", "eventTime", "reportingInstance"];
+const EVENT_SHARED: &[&str] = &[
+    "metadata",
+    "reason",
+    "type",
+    "action",
+    "related",
+    "series",
+    "eventTime",
+    "reportingInstance",
+];
 
-fn rename(obj: &Value, pairs: impl Iterator<Item = (&'static str, &'static str)>, api_version: &str) -> Value {
+fn rename(
+    obj: &Value,
+    pairs: impl Iterator<Item = (&'static str, &'static str)>,
+    api_version: &str,
+) -> Value {
     let mut out = Map::new();
     out.insert("apiVersion".into(), json!(api_version));
     out.insert("kind".into(), json!("Event"));
@@ -55,10 +68,18 @@ fn event_to_core(event: &Value) -> Value {
 }
 
 fn core_to_event(core: &Value) -> Value {
-    rename(core, EVENT_FIELDS.iter().map(|(a, b)| (*b, *a)), "events.k8s.io/v1")
+    rename(
+        core,
+        EVENT_FIELDS.iter().map(|(a, b)| (*b, *a)),
+        "events.k8s.io/v1",
+    )
 }
 
-pub static EVENTS_V1: View = View { storage_group: "core", to_storage: event_to_core, from_storage: core_to_event };
+pub static EVENTS_V1: View = View {
+    storage_group: "core",
+    to_storage: event_to_core,
+    from_storage: core_to_event,
+};
 
 #[cfg(test)]
 mod tests {

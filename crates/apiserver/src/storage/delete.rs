@@ -34,7 +34,8 @@ impl DeleteOptions {
         let mut opts: DeleteOptions = if body.iter().all(u8::is_ascii_whitespace) {
             DeleteOptions::default()
         } else {
-            serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid DeleteOptions: {e}")))?
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadRequest(format!("invalid DeleteOptions: {e}")))?
         };
         opts.grace_period_seconds = opts.grace_period_seconds.or(q.grace_period_seconds);
         if opts.propagation_policy.is_none() {
@@ -42,7 +43,9 @@ impl DeleteOptions {
         }
         if let Some(p) = opts.propagation_policy.as_deref() {
             if !matches!(p, "Orphan" | "Background" | "Foreground") {
-                return Err(ApiError::BadRequest(format!("propagationPolicy {p:?} is not one of Orphan, Background, Foreground")));
+                return Err(ApiError::BadRequest(format!(
+                    "propagationPolicy {p:?} is not one of Orphan, Background, Foreground"
+                )));
             }
         }
         Ok(opts)
@@ -63,7 +66,10 @@ pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 /// Foreground, neither for Background; without a policy, whichever the object already has.
 /// `None` when they do not change.
 fn gc_finalizers(obj: &Value, policy: Option<&str>) -> Option<Vec<Value>> {
-    let old: Vec<&str> = obj["metadata"]["finalizers"].as_array().map(|f| f.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let old: Vec<&str> = obj["metadata"]["finalizers"]
+        .as_array()
+        .map(|f| f.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let orphan = match policy {
         Some(p) => p == "Orphan",
         None => old.contains(&ORPHAN_FINALIZER),
@@ -72,7 +78,11 @@ fn gc_finalizers(obj: &Value, policy: Option<&str>) -> Option<Vec<Value>> {
         Some(p) => p == "Foreground",
         None => old.contains(&FOREGROUND_FINALIZER),
     };
-    let mut new: Vec<&str> = old.iter().copied().filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER).collect();
+    let mut new: Vec<&str> = old
+        .iter()
+        .copied()
+        .filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER)
+        .collect();
     if orphan {
         new.push(ORPHAN_FINALIZER);
     }
@@ -91,25 +101,58 @@ fn add_seconds(secs: i64) -> String {
 impl Storage {
     /// Deletes one object. Returns the object as deleted, or as marked for deletion when
     /// finalizers or a grace period hold it.
-    pub async fn delete(&self, def: &ResourceDef, ns: Option<&str>, name: &str, opts: &DeleteOptions, q: &Query) -> ApiResult<Value> {
+    pub async fn delete(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+        q: &Query,
+    ) -> ApiResult<Value> {
         let sub = subject(def, name);
         let mut attempts = 0;
         loop {
             let (obj, kv) = self.read(def, ns, name).await?;
             let pre = &opts.preconditions;
-            if pre.uid.as_deref().is_some_and(|uid| Some(uid) != meta_str(&obj, "uid")) {
-                return Err(ApiError::Conflict(sub, format!("Precondition failed: UID in precondition: {}, UID in object meta: {}", pre.uid.as_deref().unwrap_or_default(), meta_str(&obj, "uid").unwrap_or_default())));
+            if pre
+                .uid
+                .as_deref()
+                .is_some_and(|uid| Some(uid) != meta_str(&obj, "uid"))
+            {
+                return Err(ApiError::Conflict(
+                    sub,
+                    format!(
+                        "Precondition failed: UID in precondition: {}, UID in object meta: {}",
+                        pre.uid.as_deref().unwrap_or_default(),
+                        meta_str(&obj, "uid").unwrap_or_default()
+                    ),
+                ));
             }
-            if pre.resource_version.as_deref().is_some_and(|rv| rv != kv.mod_revision.to_string()) {
-                return Err(ApiError::Conflict(sub, format!("Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}", pre.resource_version.as_deref().unwrap_or_default(), kv.mod_revision)));
+            if pre
+                .resource_version
+                .as_deref()
+                .is_some_and(|rv| rv != kv.mod_revision.to_string())
+            {
+                return Err(ApiError::Conflict(
+                    sub,
+                    format!(
+                        "Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}",
+                        pre.resource_version.as_deref().unwrap_or_default(),
+                        kv.mod_revision
+                    ),
+                ));
             }
             let gc_finalizers = gc_finalizers(&obj, opts.propagation_policy.as_deref());
             let finalizers = match &gc_finalizers {
                 Some(list) => !list.is_empty(),
-                None => obj["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()),
+                None => obj["metadata"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty()),
             };
             let is_namespace = def.group.is_empty() && def.plural == "namespaces";
-            let grace = def.strategy.graceful_delete(&obj, opts.grace_period_seconds);
+            let grace = def
+                .strategy
+                .graceful_delete(&obj, opts.grace_period_seconds);
             let mark = finalizers || is_namespace || grace.is_some();
             if !mark {
                 if opts.dry_run(q) {
@@ -119,7 +162,11 @@ impl Storage {
                     Ok(deleted) => {
                         self.release_dropped(def, &obj, None).await;
                         let mut gone = obj;
-                        set_meta(&mut gone, "resourceVersion", json!(deleted.mod_revision.to_string()));
+                        set_meta(
+                            &mut gone,
+                            "resourceVersion",
+                            json!(deleted.mod_revision.to_string()),
+                        );
                         return Ok(gone);
                     }
                     Err(gantry_store::StoreError::Conflict { .. }) if attempts < 5 => {
@@ -134,7 +181,10 @@ impl Storage {
             // rest.BeforeDelete), 0 included: a kubelet's final delete of a pod that
             // finalizers still hold.
             let current = obj["metadata"]["deletionGracePeriodSeconds"].as_i64();
-            let shortened = already && opts.grace_period_seconds.is_some_and(|g| current.is_some_and(|c| g.max(0) < c));
+            let shortened = already
+                && opts
+                    .grace_period_seconds
+                    .is_some_and(|g| current.is_some_and(|c| g.max(0) < c));
             if gc_finalizers.is_none() && already && !shortened {
                 // Already being deleted, and not shortened: nothing changes.
                 return Ok(obj);
@@ -144,9 +194,21 @@ impl Storage {
                 set_meta(&mut marked, "finalizers", json!(list));
             }
             if !already || shortened {
-                let grace_seconds = if shortened { opts.grace_period_seconds.unwrap_or(0).max(0) } else { grace.unwrap_or(0) };
-                set_meta(&mut marked, "deletionTimestamp", json!(add_seconds(grace_seconds)));
-                set_meta(&mut marked, "deletionGracePeriodSeconds", json!(grace_seconds));
+                let grace_seconds = if shortened {
+                    opts.grace_period_seconds.unwrap_or(0).max(0)
+                } else {
+                    grace.unwrap_or(0)
+                };
+                set_meta(
+                    &mut marked,
+                    "deletionTimestamp",
+                    json!(add_seconds(grace_seconds)),
+                );
+                set_meta(
+                    &mut marked,
+                    "deletionGracePeriodSeconds",
+                    json!(grace_seconds),
+                );
             }
             if is_namespace {
                 marked["status"]["phase"] = json!("Terminating");
@@ -157,7 +219,11 @@ impl Storage {
             let stored = def.encode(&marked)?;
             match self.store.update(&kv.key, stored, kv.mod_revision).await {
                 Ok(written) => {
-                    set_meta(&mut marked, "resourceVersion", json!(written.mod_revision.to_string()));
+                    set_meta(
+                        &mut marked,
+                        "resourceVersion",
+                        json!(written.mod_revision.to_string()),
+                    );
                     return Ok(marked);
                 }
                 Err(gantry_store::StoreError::Conflict { .. }) if attempts < 5 => attempts += 1,
@@ -167,7 +233,13 @@ impl Storage {
     }
 
     /// Deletes every object of a collection that matches the query's selectors.
-    pub async fn delete_collection(&self, def: &ResourceDef, ns: Option<&str>, opts: &DeleteOptions, q: &Query) -> ApiResult<Vec<Value>> {
+    pub async fn delete_collection(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        opts: &DeleteOptions,
+        q: &Query,
+    ) -> ApiResult<Vec<Value>> {
         let mut deleted = Vec::new();
         for obj in self.list_objects(def, ns, q).await? {
             let name = meta_str(&obj, "name").unwrap_or_default().to_string();
@@ -192,16 +264,38 @@ mod tests {
         let cases: &[(Value, Option<&str>, Option<Vec<&str>>)] = &[
             (json!({"metadata": {}}), None, None),
             (json!({"metadata": {}}), Some("Background"), None),
-            (json!({"metadata": {}}), Some("Orphan"), Some(vec!["orphan"])),
-            (json!({"metadata": {}}), Some("Foreground"), Some(vec!["foregroundDeletion"])),
-            (with(&["a"]), Some("Foreground"), Some(vec!["a", "foregroundDeletion"])),
+            (
+                json!({"metadata": {}}),
+                Some("Orphan"),
+                Some(vec!["orphan"]),
+            ),
+            (
+                json!({"metadata": {}}),
+                Some("Foreground"),
+                Some(vec!["foregroundDeletion"]),
+            ),
+            (
+                with(&["a"]),
+                Some("Foreground"),
+                Some(vec!["a", "foregroundDeletion"]),
+            ),
             (with(&["orphan"]), None, None),
-            (with(&["orphan"]), Some("Foreground"), Some(vec!["foregroundDeletion"])),
-            (with(&["foregroundDeletion", "a"]), Some("Background"), Some(vec!["a"])),
+            (
+                with(&["orphan"]),
+                Some("Foreground"),
+                Some(vec!["foregroundDeletion"]),
+            ),
+            (
+                with(&["foregroundDeletion", "a"]),
+                Some("Background"),
+                Some(vec!["a"]),
+            ),
             (with(&["orphan"]), Some("Orphan"), None),
         ];
         for (obj, policy, want) in cases {
-            let want = want.as_ref().map(|w| w.iter().map(|f| json!(f)).collect::<Vec<_>>());
+            let want = want
+                .as_ref()
+                .map(|w| w.iter().map(|f| json!(f)).collect::<Vec<_>>());
             assert_eq!(gc_finalizers(obj, *policy), want, "{obj} {policy:?}");
         }
     }

@@ -29,12 +29,18 @@ struct ContinueToken {
 }
 
 fn encode_continue(rv: i64, start: &str) -> String {
-    let token = ContinueToken { v: "meta.k8s.io/v1".into(), rv, start: start.into() };
+    let token = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: start.into(),
+    };
     URL_SAFE.encode(serde_json::to_vec(&token).unwrap_or_default())
 }
 
 fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
-    let bad = || ApiError::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
+    let bad = || {
+        ApiError::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into())
+    };
     let bytes = URL_SAFE.decode(token).map_err(|_| bad())?;
     let token: ContinueToken = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if token.v != "meta.k8s.io/v1" || token.rv <= 0 || token.start.contains("..") {
@@ -57,9 +63,12 @@ pub(crate) fn matches(obj: &Value, q: &Query) -> bool {
 /// Refuses field selectors on fields the resource does not support, as upstream does.
 pub(crate) fn check_field_selector(def: &ResourceDef, q: &Query) -> ApiResult<()> {
     for field in q.field_selector.fields() {
-        let supported = matches!(field, "metadata.name" | "metadata.namespace") || def.strategy.selectable_fields().contains(&field);
+        let supported = matches!(field, "metadata.name" | "metadata.namespace")
+            || def.strategy.selectable_fields().contains(&field);
         if !supported {
-            return Err(ApiError::BadRequest(format!("field label not supported: {field}")));
+            return Err(ApiError::BadRequest(format!(
+                "field label not supported: {field}"
+            )));
         }
     }
     Ok(())
@@ -76,7 +85,9 @@ impl Storage {
             (Some(rv), Some("Exact")) => rv,
             (_, Some("Exact" | "NotOlderThan") | None) => 0,
             (_, Some(other)) => {
-                return Err(ApiError::BadRequest(format!("resourceVersionMatch: Unsupported value: {other:?}")));
+                return Err(ApiError::BadRequest(format!(
+                    "resourceVersionMatch: Unsupported value: {other:?}"
+                )));
             }
         };
         let _ = def;
@@ -84,7 +95,12 @@ impl Storage {
     }
 
     /// Lists a collection into the `...List` body, one page of at most `q.limit` items.
-    pub async fn list(&self, def: &ResourceDef, ns: Option<&str>, q: &Query) -> ApiResult<ListPage> {
+    pub async fn list(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        q: &Query,
+    ) -> ApiResult<ListPage> {
         check_field_selector(def, q)?;
         let prefix = def.collection_key(ns);
         let end = prefix_end(&prefix);
@@ -92,10 +108,21 @@ impl Storage {
         let filtering = !q.label_selector.is_empty() || !q.field_selector.is_empty();
         // One buffer, written once: items first, list metadata (known at the end) last.
         let mut body: Vec<u8> = Vec::with_capacity(64 * 1024);
-        body.extend_from_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"items\":[", def.kind, def.api_version()).as_bytes());
+        body.extend_from_slice(
+            format!(
+                "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"items\":[",
+                def.kind,
+                def.api_version()
+            )
+            .as_bytes(),
+        );
         let mut count = 0usize;
         let mut next: Option<String> = None;
-        let chunk = if q.limit == 0 { 0 } else { q.limit.max(if filtering { 500 } else { 0 }) };
+        let chunk = if q.limit == 0 {
+            0
+        } else {
+            q.limit.max(if filtering { 500 } else { 0 })
+        };
         loop {
             let page = self
                 .store
@@ -126,7 +153,8 @@ impl Storage {
                     break;
                 }
             }
-            let stopped_early = last_key.is_some_and(|k| page.kvs.last().is_some_and(|l| l.key != k.key));
+            let stopped_early =
+                last_key.is_some_and(|k| page.kvs.last().is_some_and(|l| l.key != k.key));
             let more = page.more || stopped_early;
             if q.limit > 0 && count == q.limit {
                 if more {
@@ -156,11 +184,19 @@ impl Storage {
         body.extend_from_slice(b"],\"metadata\":");
         body.extend_from_slice(meta.to_string().as_bytes());
         body.push(b'}');
-        Ok(ListPage { body, revision: rev })
+        Ok(ListPage {
+            body,
+            revision: rev,
+        })
     }
 
     /// Every object of a collection matching the query's selectors, parsed (no paging).
-    pub async fn list_objects(&self, def: &ResourceDef, ns: Option<&str>, q: &Query) -> ApiResult<Vec<Value>> {
+    pub async fn list_objects(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        q: &Query,
+    ) -> ApiResult<Vec<Value>> {
         check_field_selector(def, q)?;
         let prefix = def.collection_key(ns);
         let page = self
@@ -187,8 +223,19 @@ mod tests {
     fn continue_tokens_round_trip_and_reject_garbage() {
         let t = decode_continue(&encode_continue(42, "default/web-1\u{0}")).unwrap();
         assert_eq!((t.rv, t.start.as_str()), (42, "default/web-1\u{0}"));
-        for bad in ["", "!!!", &URL_SAFE.encode(b"{\"v\":\"x\",\"rv\":1,\"start\":\"a\"}"), &URL_SAFE.encode(b"{\"v\":\"meta.k8s.io/v1\",\"rv\":0,\"start\":\"a\"}")] {
-            assert_eq!(decode_continue(bad).map(|_| ()).map_err(|e| e.code_reason().0), Err(400), "{bad}");
+        for bad in [
+            "",
+            "!!!",
+            &URL_SAFE.encode(b"{\"v\":\"x\",\"rv\":1,\"start\":\"a\"}"),
+            &URL_SAFE.encode(b"{\"v\":\"meta.k8s.io/v1\",\"rv\":0,\"start\":\"a\"}"),
+        ] {
+            assert_eq!(
+                decode_continue(bad)
+                    .map(|_| ())
+                    .map_err(|e| e.code_reason().0),
+                Err(400),
+                "{bad}"
+            );
         }
     }
 }

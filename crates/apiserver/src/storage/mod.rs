@@ -60,15 +60,29 @@ impl std::ops::Deref for DefRef<'_> {
 }
 
 /// Metadata only the server sets; carried over from the stored object on update.
-const SERVER_METADATA: &[&str] = &["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"];
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+];
 
 pub fn subject(def: &ResourceDef, name: &str) -> Subject {
-    Subject { group: def.group.to_string(), kind: def.kind.to_string(), plural: def.plural.to_string(), name: name.to_string() }
+    Subject {
+        group: def.group.to_string(),
+        kind: def.kind.to_string(),
+        plural: def.plural.to_string(),
+        name: name.to_string(),
+    }
 }
 
 fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    uuid::Uuid::new_v4().as_bytes()[..5].iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    uuid::Uuid::new_v4().as_bytes()[..5]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// The parts of an object that are neither metadata nor status (what `generation` tracks).
@@ -84,12 +98,20 @@ fn desired_state(obj: &Value) -> Value {
 
 impl Storage {
     pub fn new(registry: Registry, store: Arc<dyn Store>) -> Storage {
-        Storage { registry, custom: RwLock::new(Arc::new(CustomRegistry::default())), store, pools: Pools::default() }
+        Storage {
+            registry,
+            custom: RwLock::new(Arc::new(CustomRegistry::default())),
+            store,
+            pools: Pools::default(),
+        }
     }
 
     /// The custom resources served right now.
     pub fn custom(&self) -> Arc<CustomRegistry> {
-        self.custom.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.custom
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Serves a new set of custom resources.
@@ -104,7 +126,9 @@ impl Storage {
         if let Some(def) = self.registry.get(group, version, plural) {
             return Some(DefRef::Builtin(def));
         }
-        self.custom().get(group, version, plural).map(DefRef::Custom)
+        self.custom()
+            .get(group, version, plural)
+            .map(DefRef::Custom)
     }
 
     /// Every served resource, built-in then custom.
@@ -115,9 +139,18 @@ impl Storage {
     }
 
     /// Reads an object and its revision.
-    pub async fn read(&self, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<(Value, KeyValue)> {
+    pub async fn read(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<(Value, KeyValue)> {
         let key = def.object_key(ns, name);
-        let (kv, _) = self.store.get(&key).await.map_err(|e| ApiError::from_store(e, &subject(def, name)))?;
+        let (kv, _) = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| ApiError::from_store(e, &subject(def, name)))?;
         let kv = kv.ok_or_else(|| ApiError::NotFound(subject(def, name)))?;
         Ok((def.decode(&kv.value, kv.mod_revision)?, kv))
     }
@@ -128,7 +161,13 @@ impl Storage {
 
     /// Checks identity fields and decodes through the typed schema. Returns the normalized
     /// object and the unknown-field warnings (an error under `Strict`).
-    fn normalize(&self, def: &ResourceDef, ns: Option<&str>, mut body: Value, q: &Query) -> ApiResult<(Value, Vec<String>)> {
+    fn normalize(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        mut body: Value,
+        q: &Query,
+    ) -> ApiResult<(Value, Vec<String>)> {
         let api_version = def.api_version();
         for (field, want) in [("apiVersion", api_version.as_str()), ("kind", def.kind)] {
             match body[field].as_str() {
@@ -149,20 +188,41 @@ impl Storage {
                     ));
                 }
                 (_, Some(want)) => set_meta(&mut body, "namespace", json!(want)),
-                (_, None) => return Err(ApiError::BadRequest(format!("{} must be addressed in a namespace", def.plural))),
+                (_, None) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "{} must be addressed in a namespace",
+                        def.plural
+                    )));
+                }
             }
         } else {
             meta_mut(&mut body).remove("namespace");
         }
         let typed = (def.codec)(&body).map_err(|e| {
-            ApiError::BadRequest(format!("{} in version \"{}\" cannot be handled as a {}: {e}", def.kind, def.version, def.kind))
+            ApiError::BadRequest(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                def.kind, def.version, def.kind
+            ))
         })?;
-        let unknown = if q.field_validation == FieldValidation::Ignore { Vec::new() } else { unknown_fields(&body, &typed) };
+        let unknown = if q.field_validation == FieldValidation::Ignore {
+            Vec::new()
+        } else {
+            unknown_fields(&body, &typed)
+        };
         if q.field_validation == FieldValidation::Strict && !unknown.is_empty() {
-            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-            return Err(ApiError::BadRequest(format!("strict decoding error: {}", list.join(", "))));
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
+            return Err(ApiError::BadRequest(format!(
+                "strict decoding error: {}",
+                list.join(", ")
+            )));
         }
-        let warnings = unknown.into_iter().map(|f| format!("unknown field \"{f}\"")).collect();
+        let warnings = unknown
+            .into_iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
         let mut typed = typed;
         def.strategy.default(&mut typed);
         Ok((typed, warnings))
@@ -177,14 +237,26 @@ impl Storage {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Invalid(subject(def, meta_str(obj, "name").unwrap_or_default()), errors))
+            Err(ApiError::Invalid(
+                subject(def, meta_str(obj, "name").unwrap_or_default()),
+                errors,
+            ))
         }
     }
 
     /// Refuses namespaced writes into a namespace that is missing or terminating.
-    async fn check_namespace(&self, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<()> {
-        let (Some(ns), true) = (ns, def.namespaced) else { return Ok(()) };
-        let Some(ns_def) = self.registry.get("", "v1", "namespaces") else { return Ok(()) };
+    async fn check_namespace(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<()> {
+        let (Some(ns), true) = (ns, def.namespaced) else {
+            return Ok(());
+        };
+        let Some(ns_def) = self.registry.get("", "v1", "namespaces") else {
+            return Ok(());
+        };
         let namespace = match self.get(ns_def, None, ns).await {
             Ok(n) => n,
             Err(ApiError::NotFound(s)) => return Err(ApiError::NotFound(s)),
@@ -199,19 +271,38 @@ impl Storage {
         Ok(())
     }
 
-    pub async fn create(&self, def: &ResourceDef, ns: Option<&str>, body: Value, q: &Query) -> ApiResult<Written> {
+    pub async fn create(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        body: Value,
+        q: &Query,
+    ) -> ApiResult<Written> {
         if def.custom.as_ref().is_some_and(|c| c.terminating) {
             return Err(ApiError::MethodNotAllowed);
         }
         let (mut obj, warnings) = self.normalize(def, ns, body, q)?;
         let meta = meta_mut(&mut obj);
-        if meta.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
-            if let Some(prefix) = meta.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+        if meta
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            if let Some(prefix) = meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+            {
                 let name = format!("{prefix}{}", random_suffix());
                 meta.insert("name".into(), json!(name));
             }
         }
-        for key in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for key in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             meta.remove(key);
         }
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -227,7 +318,10 @@ impl Storage {
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
         self.check_namespace(def, ns, &name).await?;
         let key = def.object_key(ns, &name);
-        let reserved = match self.reserve(def, &mut obj, None, &key, &subject(def, &name), q.dry_run).await {
+        let reserved = match self
+            .reserve(def, &mut obj, None, &key, &subject(def, &name), q.dry_run)
+            .await
+        {
             Ok(reserved) => reserved,
             // A duplicate holds the same values: it is the duplicate that matters.
             Err(e) => match self.store.get(&key).await {
@@ -236,7 +330,11 @@ impl Storage {
             },
         };
         if q.dry_run {
-            return Ok(Written { object: obj, warnings, created: true });
+            return Ok(Written {
+                object: obj,
+                warnings,
+                created: true,
+            });
         }
         let stored = def.encode(&obj)?;
         let kv = match self.store.create(&key, stored).await {
@@ -246,8 +344,16 @@ impl Storage {
                 return Err(ApiError::from_store(e, &subject(def, &name)));
             }
         };
-        set_meta(&mut obj, "resourceVersion", json!(kv.mod_revision.to_string()));
-        Ok(Written { object: obj, warnings, created: true })
+        set_meta(
+            &mut obj,
+            "resourceVersion",
+            json!(kv.mod_revision.to_string()),
+        );
+        Ok(Written {
+            object: obj,
+            warnings,
+            created: true,
+        })
     }
 
     /// Replaces an object (PUT), or its status when `subresource` is `status`, or a namespace's
@@ -274,20 +380,31 @@ impl Storage {
         if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()) {
             if rv != kv.mod_revision.to_string() {
                 return Err(ApiError::from_store(
-                    gantry_store::StoreError::Conflict { key: kv.key.clone(), current: None },
+                    gantry_store::StoreError::Conflict {
+                        key: kv.key.clone(),
+                        current: None,
+                    },
                     &subject(def, name),
                 ));
             }
         }
         let mut new = self.merge_update(def, new, &old, subresource);
         crate::apply::track_update(def, Some(&old), &mut new, subresource, q);
-        let mut written = self.write_update(def, ns, name, &mut new, &old, &kv, q).await?;
+        let mut written = self
+            .write_update(def, ns, name, &mut new, &old, &kv, q)
+            .await?;
         written.warnings = warnings;
         Ok(written)
     }
 
     /// Applies server ownership rules to an update: server metadata, status subresource.
-    pub(crate) fn merge_update(&self, def: &ResourceDef, mut new: Value, old: &Value, subresource: Option<&str>) -> Value {
+    pub(crate) fn merge_update(
+        &self,
+        def: &ResourceDef,
+        mut new: Value,
+        old: &Value,
+        subresource: Option<&str>,
+    ) -> Value {
         if subresource == Some("status") {
             let mut merged = old.clone();
             merged["status"] = new["status"].take();
@@ -339,31 +456,62 @@ impl Storage {
     ) -> ApiResult<Written> {
         let key = def.object_key(ns, name);
         let sub = subject(def, name);
-        let reserved = self.reserve(def, new, Some(old), &key, &sub, q.dry_run).await?;
+        let reserved = self
+            .reserve(def, new, Some(old), &key, &sub, q.dry_run)
+            .await?;
         self.validate(def, new, Some(old))?;
         let stored = def.encode(new)?;
         if stored == kv.value {
-            return Ok(Written { object: old.clone(), warnings: Vec::new(), created: false });
+            return Ok(Written {
+                object: old.clone(),
+                warnings: Vec::new(),
+                created: false,
+            });
         }
         if q.dry_run {
             // Nothing was written: the object keeps the version it has, as upstream.
             set_meta(new, "resourceVersion", json!(kv.mod_revision.to_string()));
-            return Ok(Written { object: new.clone(), warnings: Vec::new(), created: false });
+            return Ok(Written {
+                object: new.clone(),
+                warnings: Vec::new(),
+                created: false,
+            });
         }
         let terminating = new["metadata"]["deletionTimestamp"].is_string();
-        let no_finalizers = new["metadata"]["finalizers"].as_array().is_none_or(Vec::is_empty);
+        let no_finalizers = new["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
         // A namespace also waits for its spec finalizers: the lifecycle empties it first.
         let is_namespace = def.group.is_empty() && def.plural == "namespaces";
-        let no_spec_finalizers = !is_namespace || new["spec"]["finalizers"].as_array().is_none_or(Vec::is_empty);
+        let no_spec_finalizers = !is_namespace
+            || new["spec"]["finalizers"]
+                .as_array()
+                .is_none_or(Vec::is_empty);
         // Upstream's ShouldDeleteDuringUpdate: the last finalizer of an object whose grace
         // period is over (0) or that has none to wait for goes with the object.
         let grace_over = old["metadata"]["deletionGracePeriodSeconds"].as_i64() == Some(0);
-        if terminating && no_finalizers && no_spec_finalizers && (grace_over || def.strategy.graceful_delete(new, None).is_none()) {
+        if terminating
+            && no_finalizers
+            && no_spec_finalizers
+            && (grace_over || def.strategy.graceful_delete(new, None).is_none())
+        {
             self.release(&reserved).await;
-            let deleted = self.store.delete(&key, Some(kv.mod_revision)).await.map_err(|e| ApiError::from_store(e, &sub))?;
+            let deleted = self
+                .store
+                .delete(&key, Some(kv.mod_revision))
+                .await
+                .map_err(|e| ApiError::from_store(e, &sub))?;
             self.release_dropped(def, old, None).await;
-            set_meta(new, "resourceVersion", json!(deleted.mod_revision.to_string()));
-            return Ok(Written { object: new.clone(), warnings: Vec::new(), created: false });
+            set_meta(
+                new,
+                "resourceVersion",
+                json!(deleted.mod_revision.to_string()),
+            );
+            return Ok(Written {
+                object: new.clone(),
+                warnings: Vec::new(),
+                created: false,
+            });
         }
         let written = match self.store.update(&key, stored, kv.mod_revision).await {
             Ok(written) => written,
@@ -373,8 +521,16 @@ impl Storage {
             }
         };
         self.release_dropped(def, old, Some(new)).await;
-        set_meta(new, "resourceVersion", json!(written.mod_revision.to_string()));
-        Ok(Written { object: new.clone(), warnings: Vec::new(), created: false })
+        set_meta(
+            new,
+            "resourceVersion",
+            json!(written.mod_revision.to_string()),
+        );
+        Ok(Written {
+            object: new.clone(),
+            warnings: Vec::new(),
+            created: false,
+        })
     }
 
     /// Reads, changes with `mutate` and writes back, retrying on conflicts. Used for
@@ -396,9 +552,15 @@ impl Storage {
             let (old, kv) = self.read(def, ns, name).await?;
             let changed = mutate(&old)?;
             let expected_rv = meta_str(&changed, "resourceVersion").map(str::to_string);
-            if expected_rv.as_deref().is_some_and(|rv| rv != kv.mod_revision.to_string()) {
+            if expected_rv
+                .as_deref()
+                .is_some_and(|rv| rv != kv.mod_revision.to_string())
+            {
                 return Err(ApiError::from_store(
-                    gantry_store::StoreError::Conflict { key: kv.key.clone(), current: None },
+                    gantry_store::StoreError::Conflict {
+                        key: kv.key.clone(),
+                        current: None,
+                    },
                     &subject(def, name),
                 ));
             }
@@ -406,8 +568,13 @@ impl Storage {
             let mut new = self.merge_update(def, normalized, &old, subresource);
             set_meta(&mut new, "name", json!(name));
             crate::apply::track_update(def, Some(&old), &mut new, subresource, q);
-            match self.write_update(def, ns, name, &mut new, &old, &kv, q).await {
-                Err(ApiError::Conflict(..)) if attempts < 5 && expected_rv.is_none() => attempts += 1,
+            match self
+                .write_update(def, ns, name, &mut new, &old, &kv, q)
+                .await
+            {
+                Err(ApiError::Conflict(..)) if attempts < 5 && expected_rv.is_none() => {
+                    attempts += 1
+                }
                 Ok(mut written) => {
                     written.warnings = warnings;
                     return Ok(written);

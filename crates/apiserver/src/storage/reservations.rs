@@ -26,7 +26,10 @@ pub struct Pools {
 
 impl Default for Pools {
     fn default() -> Self {
-        Pools { service_cidr: (Ipv4Addr::new(10, 43, 0, 0), 16), node_ports: (30000, 32767) }
+        Pools {
+            service_cidr: (Ipv4Addr::new(10, 43, 0, 0), 16),
+            node_ports: (30000, 32767),
+        }
     }
 }
 
@@ -43,9 +46,14 @@ impl Pools {
         match pool {
             Pool::ServiceIp => {
                 let (start, end) = self.service_range();
-                value.parse::<Ipv4Addr>().map(u32::from).is_ok_and(|ip| ip > start && ip < end)
+                value
+                    .parse::<Ipv4Addr>()
+                    .map(u32::from)
+                    .is_ok_and(|ip| ip > start && ip < end)
             }
-            Pool::NodePort => value.parse::<u16>().is_ok_and(|p| p >= self.node_ports.0 && p <= self.node_ports.1),
+            Pool::NodePort => value
+                .parse::<u16>()
+                .is_ok_and(|p| p >= self.node_ports.0 && p <= self.node_ports.1),
         }
     }
 
@@ -63,8 +71,15 @@ impl Pools {
             return None;
         }
         let span = last - first + 1;
-        let offset = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or_default()) % span;
-        (0..span).map(|i| first + (offset + i) % span).map(|n| render(pool, n)).find(|v| !taken.contains(v))
+        let offset = u32::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..4]
+                .try_into()
+                .unwrap_or_default(),
+        ) % span;
+        (0..span)
+            .map(|i| first + (offset + i) % span)
+            .map(|n| render(pool, n))
+            .find(|v| !taken.contains(v))
     }
 
     pub fn describe(&self, pool: Pool) -> String {
@@ -95,31 +110,68 @@ fn key(r: &Reservation) -> String {
 
 fn unique(list: Vec<Reservation>) -> Vec<Reservation> {
     let mut seen = HashSet::new();
-    list.into_iter().filter(|r| seen.insert((r.pool, r.value.clone()))).collect()
+    list.into_iter()
+        .filter(|r| seen.insert((r.pool, r.value.clone())))
+        .collect()
 }
 
 fn invalid(subject: &Subject, r: &Reservation, pools: &Pools, taken: bool) -> ApiError {
-    let what = if r.pool == Pool::ServiceIp { "IP" } else { "port" };
-    let shown = if r.pool == Pool::ServiceIp { format!("\"{}\"", r.value) } else { r.value.clone() };
+    let what = if r.pool == Pool::ServiceIp {
+        "IP"
+    } else {
+        "port"
+    };
+    let shown = if r.pool == Pool::ServiceIp {
+        format!("\"{}\"", r.value)
+    } else {
+        r.value.clone()
+    };
     let message = if taken {
         format!("Invalid value: {shown}: provided {what} is already allocated")
     } else {
-        format!("Invalid value: {shown}: provided {what} is not in the valid range. The range of valid {what}s is {}", pools.describe(r.pool))
+        format!(
+            "Invalid value: {shown}: provided {what} is not in the valid range. The range of valid {what}s is {}",
+            pools.describe(r.pool)
+        )
     };
-    ApiError::Invalid(subject.clone(), vec![FieldError::invalid(r.field.clone(), message)])
+    ApiError::Invalid(
+        subject.clone(),
+        vec![FieldError::invalid(r.field.clone(), message)],
+    )
 }
 
 impl Storage {
     async fn taken(&self, pool: Pool) -> ApiResult<HashSet<String>> {
         let prefix = pool_prefix(pool);
-        let page = self.store.range(prefix, &prefix_end(prefix), 0, 0).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(page.kvs.into_iter().map(|kv| kv.key[prefix.len()..].to_string()).collect())
+        let page = self
+            .store
+            .range(prefix, &prefix_end(prefix), 0, 0)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(page
+            .kvs
+            .into_iter()
+            .map(|kv| kv.key[prefix.len()..].to_string())
+            .collect())
     }
 
     /// Assigns pool values to `obj`'s empty fields and reserves every value it holds that
     /// `old` did not. Returns the reservations made (to release if the write fails).
-    pub(crate) async fn reserve(&self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>, owner: &str, subject: &Subject, dry_run: bool) -> ApiResult<Vec<Reservation>> {
-        let held: HashSet<(Pool, String)> = old.map(|o| def.strategy.reservations(o)).unwrap_or_default().into_iter().map(|r| (r.pool, r.value)).collect();
+    pub(crate) async fn reserve(
+        &self,
+        def: &ResourceDef,
+        obj: &mut Value,
+        old: Option<&Value>,
+        owner: &str,
+        subject: &Subject,
+        dry_run: bool,
+    ) -> ApiResult<Vec<Reservation>> {
+        let held: HashSet<(Pool, String)> = old
+            .map(|o| def.strategy.reservations(o))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.pool, r.value))
+            .collect();
         let mut taken = std::collections::HashMap::new();
         for pool in [Pool::ServiceIp, Pool::NodePort] {
             taken.insert(pool, self.taken(pool).await?);
@@ -137,9 +189,15 @@ impl Storage {
             value
         });
         if let Some(pool) = exhausted {
-            return Err(ApiError::Internal(format!("no free value left in {}", self.pools.describe(pool))));
+            return Err(ApiError::Internal(format!(
+                "no free value left in {}",
+                self.pools.describe(pool)
+            )));
         }
-        let wanted: Vec<Reservation> = unique(def.strategy.reservations(obj)).into_iter().filter(|r| !held.contains(&(r.pool, r.value.clone()))).collect();
+        let wanted: Vec<Reservation> = unique(def.strategy.reservations(obj))
+            .into_iter()
+            .filter(|r| !held.contains(&(r.pool, r.value.clone())))
+            .collect();
         for r in &wanted {
             if !self.pools.contains(r.pool, &r.value) {
                 return Err(invalid(subject, r, &self.pools, false));
@@ -150,12 +208,18 @@ impl Storage {
         }
         let mut made = Vec::new();
         for r in wanted {
-            match self.store.create(&key(&r), Bytes::from(owner.to_string())).await {
+            match self
+                .store
+                .create(&key(&r), Bytes::from(owner.to_string()))
+                .await
+            {
                 Ok(_) => made.push(r),
                 Err(e) => {
                     self.release(&made).await;
                     return Err(match e {
-                        gantry_store::StoreError::AlreadyExists { .. } => invalid(subject, &r, &self.pools, true),
+                        gantry_store::StoreError::AlreadyExists { .. } => {
+                            invalid(subject, &r, &self.pools, true)
+                        }
                         other => ApiError::Internal(other.to_string()),
                     });
                 }
@@ -176,9 +240,22 @@ impl Storage {
     }
 
     /// Reservations `old` held that `new` (None: deleted) no longer does.
-    pub(crate) async fn release_dropped(&self, def: &ResourceDef, old: &Value, new: Option<&Value>) {
-        let kept: HashSet<(Pool, String)> = new.map(|n| def.strategy.reservations(n)).unwrap_or_default().into_iter().map(|r| (r.pool, r.value)).collect();
-        let dropped: Vec<Reservation> = unique(def.strategy.reservations(old)).into_iter().filter(|r| !kept.contains(&(r.pool, r.value.clone()))).collect();
+    pub(crate) async fn release_dropped(
+        &self,
+        def: &ResourceDef,
+        old: &Value,
+        new: Option<&Value>,
+    ) {
+        let kept: HashSet<(Pool, String)> = new
+            .map(|n| def.strategy.reservations(n))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.pool, r.value))
+            .collect();
+        let dropped: Vec<Reservation> = unique(def.strategy.reservations(old))
+            .into_iter()
+            .filter(|r| !kept.contains(&(r.pool, r.value.clone())))
+            .collect();
         self.release(&dropped).await;
     }
 
@@ -188,16 +265,36 @@ impl Storage {
         let mut removed = 0;
         for pool in [Pool::ServiceIp, Pool::NodePort] {
             let prefix = pool_prefix(pool);
-            let page = self.store.range(prefix, &prefix_end(prefix), 0, 0).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+            let page = self
+                .store
+                .range(prefix, &prefix_end(prefix), 0, 0)
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
             for kv in page.kvs {
                 let value = &kv.key[prefix.len()..];
                 let owner_key = String::from_utf8_lossy(&kv.value).to_string();
-                let (owner, _) = self.store.get(&owner_key).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+                let (owner, _) = self
+                    .store
+                    .get(&owner_key)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 let still_held = owner.is_some_and(|o| {
                     let obj: Value = serde_json::from_slice(&o.value).unwrap_or_default();
-                    self.all_defs().iter().any(|d| owner_key.starts_with(&d.key_prefix()) && d.strategy.reservations(&obj).iter().any(|r| r.pool == pool && r.value == value))
+                    self.all_defs().iter().any(|d| {
+                        owner_key.starts_with(&d.key_prefix())
+                            && d.strategy
+                                .reservations(&obj)
+                                .iter()
+                                .any(|r| r.pool == pool && r.value == value)
+                    })
                 });
-                if !still_held && self.store.delete(&kv.key, Some(kv.mod_revision)).await.is_ok() {
+                if !still_held
+                    && self
+                        .store
+                        .delete(&kv.key, Some(kv.mod_revision))
+                        .await
+                        .is_ok()
+                {
                     removed += 1;
                 }
             }
@@ -232,7 +329,10 @@ mod tests {
 
     #[test]
     fn picking_skips_taken_values_and_the_kubernetes_ip() {
-        let pools = Pools { service_cidr: (Ipv4Addr::new(10, 43, 0, 0), 29), node_ports: (30000, 30001) };
+        let pools = Pools {
+            service_cidr: (Ipv4Addr::new(10, 43, 0, 0), 29),
+            node_ports: (30000, 30001),
+        };
         let mut taken = HashSet::new();
         let mut got = Vec::new();
         while let Some(ip) = pools.pick(Pool::ServiceIp, &taken) {
@@ -240,7 +340,16 @@ mod tests {
             got.push(ip);
         }
         got.sort();
-        assert_eq!(got, vec!["10.43.0.2", "10.43.0.3", "10.43.0.4", "10.43.0.5", "10.43.0.6"]);
+        assert_eq!(
+            got,
+            vec![
+                "10.43.0.2",
+                "10.43.0.3",
+                "10.43.0.4",
+                "10.43.0.5",
+                "10.43.0.6"
+            ]
+        );
         let taken: HashSet<String> = ["30000".to_string()].into();
         assert_eq!(pools.pick(Pool::NodePort, &taken).as_deref(), Some("30001"));
     }

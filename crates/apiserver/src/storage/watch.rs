@@ -54,7 +54,11 @@ fn emit(convert: Option<&Convert>, kind: &str, object: &[u8]) -> Bytes {
 }
 
 /// What a watcher with selectors sees of one store event.
-fn classify(def: &ResourceDef, event: &Event, q: &Query) -> ApiResult<Option<(&'static str, Vec<u8>)>> {
+fn classify(
+    def: &ResourceDef,
+    event: &Event,
+    q: &Query,
+) -> ApiResult<Option<(&'static str, Vec<u8>)>> {
     let filtering = !q.label_selector.is_empty() || !q.field_selector.is_empty();
     let kv = &event.kv;
     let body = || def.render(&kv.value, kv.mod_revision);
@@ -95,7 +99,9 @@ enum Start {
 
 fn watch_start(q: &Query) -> ApiResult<Start> {
     match (q.send_initial_events, q.resource_version_match.as_deref()) {
-        (Some(true), Some("NotOlderThan")) if q.allow_watch_bookmarks => Ok(Start::InitialEventsThenBookmark),
+        (Some(true), Some("NotOlderThan")) if q.allow_watch_bookmarks => {
+            Ok(Start::InitialEventsThenBookmark)
+        }
         (Some(true), _) => Err(ApiError::Invalid(
             Default::default(),
             vec![crate::error::FieldError::forbidden(
@@ -127,7 +133,12 @@ fn bookmark(def: &ResourceDef, rv: i64, initial_events_end: bool) -> Value {
 
 impl Storage {
     /// Starts a watch; events arrive on the returned channel as encoded lines.
-    pub async fn watch(self: &std::sync::Arc<Self>, def: &ResourceDef, ns: Option<String>, q: Query) -> ApiResult<mpsc::Receiver<Bytes>> {
+    pub async fn watch(
+        self: &std::sync::Arc<Self>,
+        def: &ResourceDef,
+        ns: Option<String>,
+        q: Query,
+    ) -> ApiResult<mpsc::Receiver<Bytes>> {
         self.watch_converted(def, ns, q, None).await
     }
 
@@ -155,7 +166,10 @@ impl Storage {
                     .map_err(|e| ApiError::from_store(e, &subject(def, "")))?;
                 if let (Start::InitialEventsThenBookmark, Some(rv)) = (start, q.exact_revision()?) {
                     if rv > page.revision {
-                        return Err(ApiError::Timeout(format!("Too large resource version: {rv}, current: {}", page.revision)));
+                        return Err(ApiError::Timeout(format!(
+                            "Too large resource version: {rv}, current: {}",
+                            page.revision
+                        )));
                     }
                 }
                 (page.revision, page.kvs)
@@ -164,35 +178,63 @@ impl Storage {
         let mut events = match self.store.watch(&prefix, after).await {
             Ok(events) => events,
             Err(gantry_store::StoreError::Compacted { requested, .. }) => {
-                let _ = tx.send(expired_frame(&format!("too old resource version: {requested}"))).await;
+                let _ = tx
+                    .send(expired_frame(&format!(
+                        "too old resource version: {requested}"
+                    )))
+                    .await;
                 return Ok(rx);
             }
             Err(e) => return Err(ApiError::from_store(e, &subject(def, ""))),
         };
-        let timeout = q.timeout_seconds.map_or(MAX_TIMEOUT, |s| Duration::from_secs(s).min(MAX_TIMEOUT));
+        let timeout = q
+            .timeout_seconds
+            .map_or(MAX_TIMEOUT, |s| Duration::from_secs(s).min(MAX_TIMEOUT));
         let storage = self.clone();
         let (group, version, plural) = (def.group, def.version, def.plural);
         tokio::spawn(async move {
-            let Some(def) = storage.resolve(group, version, plural) else { return };
+            let Some(def) = storage.resolve(group, version, plural) else {
+                return;
+            };
             let def = &*def;
             for kv in initial {
                 let obj = match def.decode(&kv.value, kv.mod_revision) {
                     Ok(o) => o,
                     Err(_) => continue,
                 };
-                if matches(&obj, &q) && tx.send(emit(convert.as_ref(), "ADDED", &def.render(&kv.value, kv.mod_revision))).await.is_err() {
+                if matches(&obj, &q)
+                    && tx
+                        .send(emit(
+                            convert.as_ref(),
+                            "ADDED",
+                            &def.render(&kv.value, kv.mod_revision),
+                        ))
+                        .await
+                        .is_err()
+                {
                     return;
                 }
             }
             if start == Start::InitialEventsThenBookmark {
                 let mark = bookmark(def, after, true);
-                if tx.send(emit(convert.as_ref(), "BOOKMARK", mark.to_string().as_bytes())).await.is_err() {
+                if tx
+                    .send(emit(
+                        convert.as_ref(),
+                        "BOOKMARK",
+                        mark.to_string().as_bytes(),
+                    ))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
-            let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+            let mut bookmarks = tokio::time::interval_at(
+                tokio::time::Instant::now() + BOOKMARK_EVERY,
+                BOOKMARK_EVERY,
+            );
             let mut last_rev = after;
             loop {
                 tokio::select! {
@@ -254,14 +296,27 @@ mod tests {
             ("", Ok(Start::InitialEvents)),
             ("resourceVersion=0", Ok(Start::InitialEvents)),
             ("resourceVersion=12", Ok(Start::After)),
-            ("sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", Ok(Start::InitialEventsThenBookmark)),
-            ("sendInitialEvents=true&resourceVersionMatch=NotOlderThan", Err(422)),
+            (
+                "sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
+                Ok(Start::InitialEventsThenBookmark),
+            ),
+            (
+                "sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
+                Err(422),
+            ),
             ("sendInitialEvents=true", Err(422)),
-            ("sendInitialEvents=false&resourceVersionMatch=NotOlderThan&resourceVersion=5", Ok(Start::After)),
+            (
+                "sendInitialEvents=false&resourceVersionMatch=NotOlderThan&resourceVersion=5",
+                Ok(Start::After),
+            ),
             ("resourceVersionMatch=Exact&resourceVersion=5", Err(422)),
         ];
         for (raw, want) in cases {
-            assert_eq!(watch_start(&q(raw)).map_err(|e| e.code_reason().0), want, "{raw}");
+            assert_eq!(
+                watch_start(&q(raw)).map_err(|e| e.code_reason().0),
+                want,
+                "{raw}"
+            );
         }
     }
 
@@ -271,15 +326,22 @@ mod tests {
         let def = registry.get("", "v1", "pods").unwrap();
         let mark = bookmark(def, 42, true);
         assert_eq!(mark["metadata"]["resourceVersion"], "42");
-        assert_eq!(mark["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+        assert_eq!(
+            mark["metadata"]["annotations"]["k8s.io/initial-events-end"],
+            "true"
+        );
         assert!(bookmark(def, 1, false)["metadata"]["annotations"].is_null());
     }
 
     #[test]
     fn frames_are_json_lines() {
         let f = frame("ADDED", br#"{"a":1}"#);
-        assert_eq!(&f[..], b"{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n".as_slice());
-        let e: Value = serde_json::from_slice(&expired_frame("too old resource version: 3")).unwrap();
+        assert_eq!(
+            &f[..],
+            b"{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n".as_slice()
+        );
+        let e: Value =
+            serde_json::from_slice(&expired_frame("too old resource version: 3")).unwrap();
         assert_eq!(e["type"], "ERROR");
         assert_eq!(e["object"]["code"], 410);
         assert_eq!(e["object"]["reason"], "Expired");

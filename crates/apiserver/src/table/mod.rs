@@ -128,7 +128,9 @@ fn rows_for(def: &ResourceDef) -> (Rows, Arc<Vec<Value>>) {
                 name: "Age".into(),
                 type_: "date".into(),
                 format: String::new(),
-                description: doc::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>("creationTimestamp"),
+                description: doc::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(
+                    "creationTimestamp",
+                ),
                 priority: 0,
                 json_path: ".metadata.creationTimestamp".into(),
             });

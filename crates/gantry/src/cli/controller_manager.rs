@@ -18,11 +18,17 @@ pub struct ControllerManagerArgs {
 /// Runs the controllers while holding the `gantry-controller-manager` lease.
 pub async fn run_leading(client: kube::Client, identity: String) {
     let config = gantry_leader::LeaderConfig::new("gantry-controller-manager", identity);
-    gantry_leader::run_as_leader(client.clone(), config, move || gantry_controllers::run(client.clone())).await;
+    gantry_leader::run_as_leader(client.clone(), config, move || {
+        gantry_controllers::run(client.clone())
+    })
+    .await;
 }
 
 pub fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let client = kubeconfig::client(&args.kubeconfig).await?;
         run_leading(client, kubeconfig::identity()).await;

@@ -35,7 +35,9 @@ pub struct ServerArgs {
 /// Parses `90s`, `30m`, `1h` or plain seconds.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = number.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -47,17 +49,32 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
-        std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating {}", args.data_dir.display()))?;
         let store_dir = args.data_dir.join("db");
         let store = EmbeddedStore::open(&store_dir, EmbeddedOptions::default())
             .await
             .with_context(|| format!("opening the store in {}", store_dir.display()))?;
-        let config = gantry_apiserver::Config { data_dir: args.data_dir.clone(), bind_address: args.bind_address, https_port: args.https_port, event_ttl: args.event_ttl };
+        let config = gantry_apiserver::Config {
+            data_dir: args.data_dir.clone(),
+            bind_address: args.bind_address,
+            https_port: args.https_port,
+            event_ttl: args.event_ttl,
+        };
         let kubeconfig = args.data_dir.join("kubeconfig.yaml");
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let components = tokio::spawn(run_components(kubeconfig.clone(), ready_rx, args.https_port, !args.disable_controller_manager, !args.disable_scheduler));
+        let components = tokio::spawn(run_components(
+            kubeconfig.clone(),
+            ready_rx,
+            args.https_port,
+            !args.disable_controller_manager,
+            !args.disable_scheduler,
+        ));
         let (stop, stopped) = watch::channel(false);
         let stop_components = components.abort_handle();
         tokio::spawn(async move {
@@ -67,14 +84,19 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             stop_components.abort();
             let _ = stop.send(true);
         });
-        gantry_apiserver::run(config, store.clone() as Arc<dyn gantry_store::Store>, stopped, |addr| {
-            tracing::info!(
-                "gantry server ready on https://{addr} in {} ms; kubeconfig: {}",
-                started.elapsed().as_millis(),
-                kubeconfig.display()
-            );
-            let _ = ready_tx.send(());
-        })
+        gantry_apiserver::run(
+            config,
+            store.clone() as Arc<dyn gantry_store::Store>,
+            stopped,
+            |addr| {
+                tracing::info!(
+                    "gantry server ready on https://{addr} in {} ms; kubeconfig: {}",
+                    started.elapsed().as_millis(),
+                    kubeconfig.display()
+                );
+                let _ = ready_tx.send(());
+            },
+        )
         .await?;
         components.abort();
         store.close().await.context("closing the store")?;
@@ -84,7 +106,13 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 /// The control-plane components that run in this process as API clients, each under its
 /// leader election lease, once the API server serves.
-async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiver<()>, https_port: u16, controller_manager: bool, scheduler: bool) {
+async fn run_components(
+    kubeconfig: PathBuf,
+    ready: tokio::sync::oneshot::Receiver<()>,
+    https_port: u16,
+    controller_manager: bool,
+    scheduler: bool,
+) {
     if ready.await.is_err() {
         return;
     }
@@ -98,17 +126,27 @@ async fn run_components(kubeconfig: PathBuf, ready: tokio::sync::oneshot::Receiv
     // A JoinSet aborts its tasks when dropped, so aborting this function stops them all.
     let mut tasks = tokio::task::JoinSet::new();
     if controller_manager {
-        tasks.spawn(super::controller_manager::run_leading(client.clone(), super::kubeconfig::server_identity(https_port)));
+        tasks.spawn(super::controller_manager::run_leading(
+            client.clone(),
+            super::kubeconfig::server_identity(https_port),
+        ));
     }
     if scheduler {
-        tasks.spawn(super::scheduler::run_leading(client.clone(), gantry_scheduler::Config::default(), super::kubeconfig::server_identity(https_port)));
+        tasks.spawn(super::scheduler::run_leading(
+            client.clone(),
+            gantry_scheduler::Config::default(),
+            super::kubeconfig::server_identity(https_port),
+        ));
     }
     while tasks.join_next().await.is_some() {}
 }
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {

@@ -34,13 +34,18 @@ pub async fn connect(server: &Server) -> Client {
 async fn admin_config(server: &Server) -> Config {
     // Only ring is compiled in, but say so explicitly: with two providers rustls would panic.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let kubeconfig = Kubeconfig::read_from(server.kubeconfig()).expect("reading the admin kubeconfig");
-    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("kube config from the kubeconfig")
+    let kubeconfig =
+        Kubeconfig::read_from(server.kubeconfig()).expect("reading the admin kubeconfig");
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("kube config from the kubeconfig")
 }
 
 /// Starts a server (blocking: the harness polls with kubectl) and connects a client to it.
 pub async fn start() -> (Server, Client) {
-    let server = tokio::task::spawn_blocking(Server::start).await.expect("starting the server");
+    let server = tokio::task::spawn_blocking(Server::start)
+        .await
+        .expect("starting the server");
     let client = connect(&server).await;
     (server, client)
 }
@@ -48,8 +53,11 @@ pub async fn start() -> (Server, Client) {
 /// Creates namespace `name` and returns its name (each test works in its own namespace).
 pub async fn namespace(client: &Client, name: &str) -> String {
     let api: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("namespace object");
-    api.create(&PostParams::default(), &ns).await.unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+        .expect("namespace object");
+    api.create(&PostParams::default(), &ns)
+        .await
+        .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
     name.to_string()
 }
 
@@ -64,7 +72,10 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
         // Back-off between polls, not synchronisation: the probe decides when to go on.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -72,7 +83,9 @@ where
 
 /// Awaits `fut` for at most [`DEADLINE`], panicking with `what` when it takes longer.
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out after {DEADLINE:?}: {what}"))
+    tokio::time::timeout(DEADLINE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {DEADLINE:?}: {what}"))
 }
 
 /// The status code of a kube API error, or a panic describing what else went wrong.
@@ -88,16 +101,26 @@ pub fn status_code<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> u16 {
 #[test]
 fn python_client() {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import kubernetes"]).output().expect("running python3");
+    let probe = Command::new(&python)
+        .args(["-c", "import kubernetes"])
+        .output()
+        .expect("running python3");
     assert!(
         probe.status.success(),
         "the Python `kubernetes` package is missing (scripts/install-deps installs it):\n{}",
         String::from_utf8_lossy(&probe.stderr)
     );
     let server = Server::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/python/client_test.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/python/client_test.py"
+    );
     let started = Instant::now();
-    let out = Command::new(&python).arg(script).arg(server.kubeconfig()).output().expect("running client_test.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(server.kubeconfig())
+        .output()
+        .expect("running client_test.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -107,7 +130,10 @@ fn python_client() {
         started.elapsed(),
         server.log()
     );
-    assert!(stdout.contains("all python client checks passed"), "client_test.py did not finish:\n{stdout}");
+    assert!(
+        stdout.contains("all python client checks passed"),
+        "client_test.py did not finish:\n{stdout}"
+    );
 }
 
 /// kube-rs over the kubeconfig's TLS settings: `/version` answers, the identity is the admin's
@@ -118,20 +144,58 @@ async fn kube_client_authenticates_with_the_kubeconfig_certificate() {
     let (server, client) = start().await;
     let version = client.apiserver_version().await.expect("GET /version");
     assert_eq!(version.major, "1");
-    assert!(version.git_version.starts_with("v1."), "gitVersion {}", version.git_version);
+    assert!(
+        version.git_version.starts_with("v1."),
+        "gitVersion {}",
+        version.git_version
+    );
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let names: Vec<String> = namespaces.list(&Default::default()).await.expect("list namespaces").items.into_iter().filter_map(|n| n.metadata.name).collect();
+    let names: Vec<String> = namespaces
+        .list(&Default::default())
+        .await
+        .expect("list namespaces")
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
     for system in ["default", "kube-system", "kube-public"] {
-        assert!(names.iter().any(|n| n == system), "namespace {system} missing: {names:?}");
+        assert!(
+            names.iter().any(|n| n == system),
+            "namespace {system} missing: {names:?}"
+        );
     }
 
     let mut anonymous = admin_config(&server).await;
     anonymous.auth_info = Default::default();
     let anonymous = Client::try_from(anonymous).expect("client without a certificate");
-    assert_eq!(anonymous.apiserver_version().await.expect("/version is public").major, "1");
+    assert_eq!(
+        anonymous
+            .apiserver_version()
+            .await
+            .expect("/version is public")
+            .major,
+        "1"
+    );
     let api: Api<Namespace> = Api::all(anonymous);
-    assert_eq!(status_code(api.list(&Default::default()).await), 401, "listing without a certificate");
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "intruder"}})).expect("namespace object");
-    assert_eq!(status_code(api.create(&PostParams::default(), &ns).await), 401, "creating without a certificate");
-    assert_eq!(namespaces.get_opt("intruder").await.expect("get_opt intruder"), None, "a rejected create changed nothing");
+    assert_eq!(
+        status_code(api.list(&Default::default()).await),
+        401,
+        "listing without a certificate"
+    );
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "intruder"}}))
+            .expect("namespace object");
+    assert_eq!(
+        status_code(api.create(&PostParams::default(), &ns).await),
+        401,
+        "creating without a certificate"
+    );
+    assert_eq!(
+        namespaces
+            .get_opt("intruder")
+            .await
+            .expect("get_opt intruder"),
+        None,
+        "a rejected create changed nothing"
+    );
 }

@@ -13,13 +13,23 @@ fn raw_status(k: &Kubectl, args: &[&str], stdin: Option<&str>) -> (u16, String) 
     let mut all = args.to_vec();
     all.push("-v=6");
     let out = k.run_with(&all, stdin);
-    let path = args.iter().find(|a| a.starts_with('/')).expect("a --raw path");
+    let path = args
+        .iter()
+        .find(|a| a.starts_with('/'))
+        .expect("a --raw path");
     // kubectl 1.32 logs "<VERB> https://host:port<path> <code> <text> in N milliseconds".
     let code = out
         .stderr
         .lines()
         .filter(|l| l.contains("round_trippers") && l.contains(path))
-        .find_map(|l| l.split(path).nth(1)?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.split(path)
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no response status for {args:?} in:\n{}", out.stderr));
     (code, out.stderr)
 }
@@ -47,7 +57,21 @@ fn snapshot(k: &Kubectl) -> Vec<(String, Value)> {
     };
     let mut items: Vec<(String, Value)> = list["items"]
         .as_array()
-        .map(|items| items.iter().map(|i| (format!("{}/{}", i["kind"].as_str().unwrap_or_default(), i["metadata"]["name"].as_str().unwrap_or_default()), written(i))).collect())
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| {
+                    (
+                        format!(
+                            "{}/{}",
+                            i["kind"].as_str().unwrap_or_default(),
+                            i["metadata"]["name"].as_str().unwrap_or_default()
+                        ),
+                        written(i),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     items
@@ -66,7 +90,14 @@ fn bad_input_is_refused_and_changes_nothing() {
     let server = Server::start();
     let k = Kubectl::new(&server, 32);
     k.ok(&["create", "namespace", NS]);
-    k.ok(&["-n", NS, "create", "configmap", "keep", "--from-literal=a=1"]);
+    k.ok(&[
+        "-n",
+        NS,
+        "create",
+        "configmap",
+        "keep",
+        "--from-literal=a=1",
+    ]);
     k.ok(&["-n", NS, "create", "deployment", "keep", "--image=nginx"]);
     let before = snapshot(&k);
     assert_eq!(before.len(), 2, "{before:?}");
@@ -75,50 +106,105 @@ fn bad_input_is_refused_and_changes_nothing() {
     // An invalid name: 422 Invalid naming metadata.name.
     let bad_name = configmap("Bad_Name", NS, json!({}));
     let err = k.fails(&["create", "-f", "-"], Some(&bad_name));
-    assert!(err.contains("is invalid") && err.contains("metadata.name") && err.contains("Bad_Name"), "{err}");
-    let (code, stderr) = raw_status(&k, &["create", "--raw", &collection, "-f", "-"], Some(&bad_name));
+    assert!(
+        err.contains("is invalid") && err.contains("metadata.name") && err.contains("Bad_Name"),
+        "{err}"
+    );
+    let (code, stderr) = raw_status(
+        &k,
+        &["create", "--raw", &collection, "-f", "-"],
+        Some(&bad_name),
+    );
     assert_eq!(code, 422, "{stderr}");
 
     // An invalid spec: every broken field is named.
     let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "broken", "namespace": NS},
         "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": {"metadata": {"labels": {"app": "b"}}, "spec": {"containers": []}}}});
     let err = k.fails(&["create", "-f", "-"], Some(&deployment.to_string()));
-    assert!(err.contains("spec.template.spec.containers") && err.contains("Required value"), "{err}");
+    assert!(
+        err.contains("spec.template.spec.containers") && err.contains("Required value"),
+        "{err}"
+    );
     assert!(err.contains("spec.template.metadata.labels"), "{err}");
 
     // Unknown fields under strict validation (kubectl's default), top level and nested.
-    let err = k.fails(&["create", "-f", "-"], Some(&configmap("extra", NS, json!({"bogusField": 1}))));
-    assert!(err.contains("BadRequest") && err.contains(r#"unknown field "bogusField""#), "{err}");
-    let err = k.fails(&["create", "-f", "-"], Some(&configmap("extra", NS, json!({"metadata": {"name": "extra", "namespace": NS, "labelz": {}}}))));
+    let err = k.fails(
+        &["create", "-f", "-"],
+        Some(&configmap("extra", NS, json!({"bogusField": 1}))),
+    );
+    assert!(
+        err.contains("BadRequest") && err.contains(r#"unknown field "bogusField""#),
+        "{err}"
+    );
+    let err = k.fails(
+        &["create", "-f", "-"],
+        Some(&configmap(
+            "extra",
+            NS,
+            json!({"metadata": {"name": "extra", "namespace": NS, "labelz": {}}}),
+        )),
+    );
     assert!(err.contains(r#"unknown field "metadata.labelz""#), "{err}");
 
     // A namespace that does not exist.
-    let err = k.fails(&["create", "-f", "-"], Some(&configmap("lost", "no-such-ns", json!({}))));
-    assert!(err.contains("NotFound") && err.contains(r#"namespaces "no-such-ns" not found"#), "{err}");
+    let err = k.fails(
+        &["create", "-f", "-"],
+        Some(&configmap("lost", "no-such-ns", json!({}))),
+    );
+    assert!(
+        err.contains("NotFound") && err.contains(r#"namespaces "no-such-ns" not found"#),
+        "{err}"
+    );
 
     // A body over 3 MiB, through kubectl create and as a raw request.
-    let big = configmap("big", NS, json!({"data": {"k": "x".repeat(3 * 1024 * 1024 + 16)}}));
+    let big = configmap(
+        "big",
+        NS,
+        json!({"data": {"k": "x".repeat(3 * 1024 * 1024 + 16)}}),
+    );
     let err = k.fails(&["create", "-f", "-"], Some(&big));
-    assert!(err.contains("RequestEntityTooLarge"), "{}", &err[..err.len().min(500)]);
+    assert!(
+        err.contains("RequestEntityTooLarge"),
+        "{}",
+        &err[..err.len().min(500)]
+    );
     let (code, stderr) = raw_status(&k, &["create", "--raw", &collection, "-f", "-"], Some(&big));
     assert_eq!(code, 413, "{}", &stderr[..stderr.len().min(500)]);
 
     // A body that is not JSON at all.
-    let (code, _) = raw_status(&k, &["create", "--raw", &collection, "-f", "-"], Some("not json"));
+    let (code, _) = raw_status(
+        &k,
+        &["create", "--raw", &collection, "-f", "-"],
+        Some("not json"),
+    );
     assert_eq!(code, 400);
 
     // Unknown resources.
     let err = k.fails(&["get", "widgets"], None);
-    assert!(err.contains(r#"the server doesn't have a resource type "widgets""#), "{err}");
-    let (code, _) = raw_status(&k, &["get", "--raw", &format!("/api/v1/namespaces/{NS}/widgets")], None);
+    assert!(
+        err.contains(r#"the server doesn't have a resource type "widgets""#),
+        "{err}"
+    );
+    let (code, _) = raw_status(
+        &k,
+        &["get", "--raw", &format!("/api/v1/namespaces/{NS}/widgets")],
+        None,
+    );
     assert_eq!(code, 404);
-    let (code, _) = raw_status(&k, &["get", "--raw", "/apis/widgets.example.com/v1/widgets"], None);
+    let (code, _) = raw_status(
+        &k,
+        &["get", "--raw", "/apis/widgets.example.com/v1/widgets"],
+        None,
+    );
     assert_eq!(code, 404);
 
     // A name that does not exist, and an update of one.
     let err = k.fails(&["-n", NS, "get", "configmap", "ghost"], None);
     assert!(err.contains(r#"configmaps "ghost" not found"#), "{err}");
-    let err = k.fails(&["replace", "-f", "-"], Some(&configmap("ghost", NS, json!({}))));
+    let err = k.fails(
+        &["replace", "-f", "-"],
+        Some(&configmap("ghost", NS, json!({}))),
+    );
     assert!(err.contains("NotFound"), "{err}");
 
     assert_eq!(snapshot(&k), before, "bad input changed the stored data");

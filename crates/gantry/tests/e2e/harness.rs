@@ -20,7 +20,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
         // Back-off between polls, not synchronisation: the condition decides when to go on.
         std::thread::sleep(POLL_INTERVAL);
     }
@@ -33,7 +36,10 @@ pub fn kubectl_binary(minor: u32) -> PathBuf {
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("binding a probe listener");
-    listener.local_addr().expect("probe listener address").port()
+    listener
+        .local_addr()
+        .expect("probe listener address")
+        .port()
 }
 
 /// A running `gantry server`; killed when dropped.
@@ -53,9 +59,20 @@ impl Server {
 
     /// Like [`Server::start`] with extra environment variables (e.g. controller tunables).
     pub fn start_with_env(env: &[(&str, &str)]) -> Server {
-        let dir = tempfile::Builder::new().prefix("gantry-e2e-").tempdir().expect("creating the data dir");
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut server = Server { dir, port: free_port(), child: None, env };
+        let dir = tempfile::Builder::new()
+            .prefix("gantry-e2e-")
+            .tempdir()
+            .expect("creating the data dir");
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut server = Server {
+            dir,
+            port: free_port(),
+            child: None,
+            env,
+        };
         server.spawn();
         server
     }
@@ -78,11 +95,20 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("opening the server log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("opening the server log");
         let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
             .args(["server", "--data-dir"])
             .arg(self.data_dir())
-            .args(["--https-port", &self.port.to_string(), "--bind-address", "127.0.0.1"])
+            .args([
+                "--https-port",
+                &self.port.to_string(),
+                "--bind-address",
+                "127.0.0.1",
+            ])
             .env("NO_COLOR", "1")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             // The ready line is tracing output: stdout today, stderr in the issue; keep both.
@@ -94,20 +120,35 @@ impl Server {
         let admin = Kubectl::new(self, 32);
         let mut exited = None;
         wait_until("the server answers /readyz", DEADLINE, || {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 exited = Some(status);
                 return true;
             }
             self.kubeconfig().exists() && admin.run(&["get", "--raw", "/readyz"]).stdout == "ok"
         });
-        assert!(exited.is_none(), "gantry server exited with {exited:?}:\n{}", self.log());
-        assert!(self.log().contains("gantry server ready on https://"), "no ready line in the log:\n{}", self.log());
+        assert!(
+            exited.is_none(),
+            "gantry server exited with {exited:?}:\n{}",
+            self.log()
+        );
+        assert!(
+            self.log().contains("gantry server ready on https://"),
+            "no ready line in the log:\n{}",
+            self.log()
+        );
     }
 
     /// Sends SIGTERM and waits until the process has exited; returns its status.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server is running");
-        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("running kill");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("running kill");
         assert!(sent.success(), "kill -TERM failed");
         let mut status = None;
         wait_until("the server exits after SIGTERM", DEADLINE, || {
@@ -120,7 +161,11 @@ impl Server {
     /// Stops the server cleanly and starts it again on the same data dir and port.
     pub fn restart(&mut self) {
         let status = self.stop();
-        assert!(status.success(), "gantry server did not exit cleanly: {status:?}\n{}", self.log());
+        assert!(
+            status.success(),
+            "gantry server did not exit cleanly: {status:?}\n{}",
+            self.log()
+        );
         self.spawn();
     }
 }
@@ -148,7 +193,14 @@ impl SimNodes {
         let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
             .args(["sim", "--kubeconfig"])
             .arg(server.kubeconfig())
-            .args(["--nodes", &nodes.to_string(), "--name-prefix", prefix, "--lease-interval-seconds", "1"])
+            .args([
+                "--nodes",
+                &nodes.to_string(),
+                "--name-prefix",
+                prefix,
+                "--lease-interval-seconds",
+                "1",
+            ])
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("cloning the log handle"))
@@ -183,7 +235,10 @@ pub fn ready_nodes(k: &Kubectl) -> Vec<String> {
     items
         .iter()
         .filter(|n| {
-            n["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            n["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
         })
         .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
         .collect()
@@ -201,7 +256,8 @@ pub struct Output {
 
 impl Output {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("kubectl printed no JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -214,29 +270,49 @@ pub struct Kubectl {
 
 impl Kubectl {
     pub fn new(server: &Server, minor: u32) -> Kubectl {
-        Kubectl { minor, bin: kubectl_binary(minor), kubeconfig: server.kubeconfig() }
+        Kubectl {
+            minor,
+            bin: kubectl_binary(minor),
+            kubeconfig: server.kubeconfig(),
+        }
     }
 
     /// A kubectl using another kubeconfig file (for authentication tests).
     pub fn with_kubeconfig(minor: u32, kubeconfig: PathBuf) -> Kubectl {
-        Kubectl { minor, bin: kubectl_binary(minor), kubeconfig }
+        Kubectl {
+            minor,
+            bin: kubectl_binary(minor),
+            kubeconfig,
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         // HOME holds kubectl's discovery cache: one per test, beside the kubeconfig.
-        cmd.args(args).env("KUBECONFIG", &self.kubeconfig).env("HOME", self.kubeconfig.parent().unwrap_or(Path::new("/tmp")));
+        cmd.args(args).env("KUBECONFIG", &self.kubeconfig).env(
+            "HOME",
+            self.kubeconfig.parent().unwrap_or(Path::new("/tmp")),
+        );
         cmd
     }
 
     /// Runs kubectl with `args` and, if given, `stdin`.
     pub fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = self.command(args);
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
             use std::io::Write;
-            pipe.write_all(input.as_bytes()).expect("writing kubectl stdin");
+            pipe.write_all(input.as_bytes())
+                .expect("writing kubectl stdin");
         }
         let out = child.wait_with_output().expect("waiting for kubectl");
         Output {
@@ -254,21 +330,33 @@ impl Kubectl {
     /// Runs kubectl, asserts success and returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.success, "kubectl 1.{} {args:?} failed:\n{}", self.minor, out.stderr);
+        assert!(
+            out.success,
+            "kubectl 1.{} {args:?} failed:\n{}",
+            self.minor, out.stderr
+        );
         out.stdout
     }
 
     /// Like [`Kubectl::ok`] with `stdin`.
     pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
         let out = self.run_with(args, Some(stdin));
-        assert!(out.success, "kubectl 1.{} {args:?} failed:\n{}", self.minor, out.stderr);
+        assert!(
+            out.success,
+            "kubectl 1.{} {args:?} failed:\n{}",
+            self.minor, out.stderr
+        );
         out.stdout
     }
 
     /// Runs kubectl, asserts that it fails and returns stderr.
     pub fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
         let out = self.run_with(args, stdin);
-        assert!(!out.success, "kubectl 1.{} {args:?} succeeded but should fail:\n{}", self.minor, out.stdout);
+        assert!(
+            !out.success,
+            "kubectl 1.{} {args:?} succeeded but should fail:\n{}",
+            self.minor, out.stdout
+        );
         out.stderr
     }
 
@@ -277,13 +365,23 @@ impl Kubectl {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
         let out = self.run(&all);
-        assert!(out.success, "kubectl 1.{} {all:?} failed:\n{}", self.minor, out.stderr);
+        assert!(
+            out.success,
+            "kubectl 1.{} {all:?} failed:\n{}",
+            self.minor, out.stderr
+        );
         out.json()
     }
 
     /// Starts a long-running kubectl (e.g. `get -w`) whose stdout is collected.
     pub fn background(&self, args: &[&str]) -> Background {
-        let mut child = self.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("starting kubectl");
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting kubectl");
         let seen = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stdout.take().expect("kubectl stdout");
         let sink = seen.clone();
@@ -293,7 +391,9 @@ impl Kubectl {
                 if n == 0 {
                     break;
                 }
-                sink.lock().expect("watch buffer").push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .expect("watch buffer")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Background { child, seen }
@@ -351,23 +451,36 @@ macro_rules! per_kubectl {
 pub fn live_pods(k: &Kubectl, selector: &str) -> Vec<Value> {
     let pods = k.json(&["get", "pods", "-l", selector]);
     let items = pods["items"].as_array().cloned().unwrap_or_default();
-    items.into_iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).collect()
+    items
+        .into_iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .collect()
 }
 
 /// Whether `pod` is Running with condition Ready=True.
 pub fn pod_ready(pod: &Value) -> bool {
     pod["status"]["phase"] == "Running"
-        && pod["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        && pod["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 /// Waits until exactly `n` pods match `selector`, all Ready, none being deleted, and no other
 /// pod of the selector lingers; returns them.
 pub fn wait_for_ready_pods(k: &Kubectl, selector: &str, n: usize, timeout: Duration) -> Vec<Value> {
     let mut last = Vec::new();
-    wait_until(&format!("exactly {n} Ready pods match {selector}"), timeout, || {
-        let all = k.json(&["get", "pods", "-l", selector]);
-        last = all["items"].as_array().cloned().unwrap_or_default();
-        last.len() == n && last.iter().all(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_ready(p))
-    });
+    wait_until(
+        &format!("exactly {n} Ready pods match {selector}"),
+        timeout,
+        || {
+            let all = k.json(&["get", "pods", "-l", selector]);
+            last = all["items"].as_array().cloned().unwrap_or_default();
+            last.len() == n
+                && last
+                    .iter()
+                    .all(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_ready(p))
+        },
+    );
     last
 }

@@ -16,12 +16,27 @@ fn deleted_namespace_is_removed_after_a_restart_too() {
     let mut server = Server::start();
     let k = Kubectl::new(&server, 32);
     k.ok(&["create", "namespace", "doomed"]);
-    k.ok(&["-n", "doomed", "create", "configmap", "c", "--from-literal=a=1"]);
+    k.ok(&[
+        "-n",
+        "doomed",
+        "create",
+        "configmap",
+        "c",
+        "--from-literal=a=1",
+    ]);
     k.ok(&["delete", "namespace", "doomed", "--wait=false"]);
-    wait_until("namespace doomed is removed", DEADLINE, || gone(&k, &["get", "namespace", "doomed"]));
+    wait_until("namespace doomed is removed", DEADLINE, || {
+        gone(&k, &["get", "namespace", "doomed"])
+    });
     server.restart();
-    assert!(gone(&k, &["get", "namespace", "doomed"]), "a removed namespace stays removed");
-    assert!(gone(&k, &["-n", "doomed", "get", "configmap", "c"]), "its content stays removed");
+    assert!(
+        gone(&k, &["get", "namespace", "doomed"]),
+        "a removed namespace stays removed"
+    );
+    assert!(
+        gone(&k, &["-n", "doomed", "get", "configmap", "c"]),
+        "its content stays removed"
+    );
 }
 
 /// Any update of a `Terminating` namespace (here a label) used to remove it at once, even
@@ -34,9 +49,14 @@ fn labelling_a_terminating_namespace_keeps_it_until_it_is_empty() {
     let held = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "held", "namespace": "held", "finalizers": ["example.com/hold"]}});
     k.ok_stdin(&["create", "-f", "-"], &held.to_string());
     k.ok(&["delete", "namespace", "held", "--wait=false"]);
-    wait_until("the held configmap is marked for deletion", DEADLINE, || {
-        k.json(&["-n", "held", "get", "configmap", "held"])["metadata"]["deletionTimestamp"].is_string()
-    });
+    wait_until(
+        "the held configmap is marked for deletion",
+        DEADLINE,
+        || {
+            k.json(&["-n", "held", "get", "configmap", "held"])["metadata"]["deletionTimestamp"]
+                .is_string()
+        },
+    );
 
     k.ok(&["label", "namespace", "held", "touched=yes"]);
     let ns = k.json(&["get", "namespace", "held"]);
@@ -44,7 +64,23 @@ fn labelling_a_terminating_namespace_keeps_it_until_it_is_empty() {
     assert_eq!(ns["metadata"]["labels"]["touched"], "yes");
     assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
 
-    k.ok(&["-n", "held", "patch", "configmap", "held", "--type", "merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
-    wait_until("the configmap is removed once its finalizer is gone", DEADLINE, || gone(&k, &["-n", "held", "get", "configmap", "held"]));
-    wait_until("the namespace is removed once empty", DEADLINE, || gone(&k, &["get", "namespace", "held"]));
+    k.ok(&[
+        "-n",
+        "held",
+        "patch",
+        "configmap",
+        "held",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    wait_until(
+        "the configmap is removed once its finalizer is gone",
+        DEADLINE,
+        || gone(&k, &["-n", "held", "get", "configmap", "held"]),
+    );
+    wait_until("the namespace is removed once empty", DEADLINE, || {
+        gone(&k, &["get", "namespace", "held"])
+    });
 }

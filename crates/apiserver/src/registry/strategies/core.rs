@@ -87,14 +87,20 @@ impl Strategy for ServiceStrategy {
         let spec = &obj["spec"];
         let mut errors = Vec::new();
         let kind = spec["type"].as_str().unwrap_or("ClusterIP");
-        if !matches!(kind, "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName") {
+        if !matches!(
+            kind,
+            "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName"
+        ) {
             errors.push(FieldError {
                 reason: "FieldValueNotSupported",
                 field: "spec.type".into(),
                 message: format!("Unsupported value: \"{kind}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""),
             });
         }
-        let ports = spec["ports"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let ports = spec["ports"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let headless = spec["clusterIP"] == "None";
         if ports.is_empty() && kind != "ExternalName" && !headless {
             errors.push(FieldError::required("spec.ports"));
@@ -105,7 +111,10 @@ impl Strategy for ServiceStrategy {
         for (i, p) in ports.iter().enumerate() {
             let port = p["port"].as_i64().unwrap_or(0);
             if !(1..=65535).contains(&port) {
-                errors.push(FieldError::invalid(format!("spec.ports[{i}].port"), format!("Invalid value: {port}: must be between 1 and 65535, inclusive")));
+                errors.push(FieldError::invalid(
+                    format!("spec.ports[{i}].port"),
+                    format!("Invalid value: {port}: must be between 1 and 65535, inclusive"),
+                ));
             }
             if ports.len() > 1 && p["name"].as_str().is_none_or(str::is_empty) {
                 errors.push(FieldError::required(format!("spec.ports[{i}].name")));
@@ -116,18 +125,36 @@ impl Strategy for ServiceStrategy {
     fn reservations(&self, obj: &Value) -> Vec<Reservation> {
         let spec = &obj["spec"];
         let mut out = Vec::new();
-        if let Some(ip) = spec["clusterIP"].as_str().filter(|ip| !ip.is_empty() && *ip != "None") {
-            out.push(Reservation { pool: Pool::ServiceIp, value: ip.to_string(), field: "spec.clusterIPs[0]".into() });
+        if let Some(ip) = spec["clusterIP"]
+            .as_str()
+            .filter(|ip| !ip.is_empty() && *ip != "None")
+        {
+            out.push(Reservation {
+                pool: Pool::ServiceIp,
+                value: ip.to_string(),
+                field: "spec.clusterIPs[0]".into(),
+            });
         }
         for (i, port) in spec["ports"].as_array().into_iter().flatten().enumerate() {
             if let Some(n) = port["nodePort"].as_i64().filter(|n| *n != 0) {
-                out.push(Reservation { pool: Pool::NodePort, value: n.to_string(), field: format!("spec.ports[{i}].nodePort") });
+                out.push(Reservation {
+                    pool: Pool::NodePort,
+                    value: n.to_string(),
+                    field: format!("spec.ports[{i}].nodePort"),
+                });
             }
         }
         out
     }
-    fn assign(&self, obj: &mut Value, _old: Option<&Value>, allocate: &mut dyn FnMut(Pool) -> Option<String>) {
-        let Some(spec) = obj.get_mut("spec") else { return };
+    fn assign(
+        &self,
+        obj: &mut Value,
+        _old: Option<&Value>,
+        allocate: &mut dyn FnMut(Pool) -> Option<String>,
+    ) {
+        let Some(spec) = obj.get_mut("spec") else {
+            return;
+        };
         let kind = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
         if kind == "ExternalName" {
             return;
@@ -190,7 +217,9 @@ fn is_config_key(key: &str) -> bool {
         && key.len() <= 253
         && key != "."
         && key != ".."
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl Strategy for DataStrategy {
@@ -203,7 +232,9 @@ impl Strategy for DataStrategy {
         }
         default_field(obj, "type", json!("Opaque"));
         // stringData is write-only: it is folded into data, base64-encoded.
-        if let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
+        if let Some(Value::Object(strings)) =
+            obj.as_object_mut().and_then(|m| m.remove("stringData"))
+        {
             if let Some(data) = child(obj, "data") {
                 for (k, v) in strings {
                     data[k] = json!(STANDARD.encode(v.as_str().unwrap_or_default()));
@@ -230,7 +261,10 @@ impl Strategy for DataStrategy {
         if old["immutable"] == json!(true) {
             for field in ["data", "binaryData", "immutable"] {
                 if new[field] != old[field] {
-                    errors.push(FieldError::forbidden(field, "field is immutable when `immutable` is set"));
+                    errors.push(FieldError::forbidden(
+                        field,
+                        "field is immutable when `immutable` is set",
+                    ));
                 }
             }
         }
@@ -282,7 +316,11 @@ impl Strategy for VolumeStrategy {
         false
     }
     fn prepare_create(&self, obj: &mut Value) {
-        let phase = if obj["kind"] == "PersistentVolume" { "Available" } else { "Pending" };
+        let phase = if obj["kind"] == "PersistentVolume" {
+            "Available"
+        } else {
+            "Pending"
+        };
         obj["status"] = json!({"phase": phase});
     }
     fn selectable_fields(&self) -> &'static [&'static str] {
@@ -300,13 +338,29 @@ mod tests {
             (json!({"spec": {"ports": [{"port": 80}]}}), vec![]),
             (json!({"spec": {}}), vec!["spec.ports"]),
             (json!({"spec": {"clusterIP": "None"}}), vec![]),
-            (json!({"spec": {"type": "ExternalName"}}), vec!["spec.externalName"]),
-            (json!({"spec": {"ports": [{"port": 0}]}}), vec!["spec.ports[0].port"]),
-            (json!({"spec": {"ports": [{"port": 80}, {"port": 81}]}}), vec!["spec.ports[0].name", "spec.ports[1].name"]),
-            (json!({"spec": {"type": "Weird", "ports": [{"port": 80}]}}), vec!["spec.type"]),
+            (
+                json!({"spec": {"type": "ExternalName"}}),
+                vec!["spec.externalName"],
+            ),
+            (
+                json!({"spec": {"ports": [{"port": 0}]}}),
+                vec!["spec.ports[0].port"],
+            ),
+            (
+                json!({"spec": {"ports": [{"port": 80}, {"port": 81}]}}),
+                vec!["spec.ports[0].name", "spec.ports[1].name"],
+            ),
+            (
+                json!({"spec": {"type": "Weird", "ports": [{"port": 80}]}}),
+                vec!["spec.type"],
+            ),
         ];
         for (obj, want) in cases {
-            let got: Vec<String> = ServiceStrategy.validate(&obj).into_iter().map(|e| e.field).collect();
+            let got: Vec<String> = ServiceStrategy
+                .validate(&obj)
+                .into_iter()
+                .map(|e| e.field)
+                .collect();
             assert_eq!(got, want, "{obj}");
         }
     }
@@ -320,8 +374,19 @@ mod tests {
         assert_eq!(svc["spec"]["clusterIPs"], json!(["10.43.7.7"]));
         assert_eq!(svc["spec"]["ports"][0]["nodePort"], 30222);
         assert_eq!(svc["spec"]["ports"][1]["nodePort"], 30111);
-        let held: Vec<(Pool, String)> = ServiceStrategy.reservations(&svc).into_iter().map(|r| (r.pool, r.value)).collect();
-        assert_eq!(held, vec![(Pool::ServiceIp, "10.43.7.7".into()), (Pool::NodePort, "30222".into()), (Pool::NodePort, "30111".into())]);
+        let held: Vec<(Pool, String)> = ServiceStrategy
+            .reservations(&svc)
+            .into_iter()
+            .map(|r| (r.pool, r.value))
+            .collect();
+        assert_eq!(
+            held,
+            vec![
+                (Pool::ServiceIp, "10.43.7.7".into()),
+                (Pool::NodePort, "30222".into()),
+                (Pool::NodePort, "30111".into())
+            ]
+        );
         let mut headless = json!({"spec": {"clusterIP": "None"}});
         ServiceStrategy.assign(&mut headless, None, &mut |_| Some("10.43.0.9".into()));
         assert!(ServiceStrategy.reservations(&headless).is_empty());
@@ -333,10 +398,17 @@ mod tests {
     #[test]
     fn config_keys_and_immutability() {
         let s = DataStrategy { secret: false };
-        assert!(s.validate(&json!({"data": {"a.conf": "x", "B_2-c": "y"}})).is_empty());
+        assert!(
+            s.validate(&json!({"data": {"a.conf": "x", "B_2-c": "y"}}))
+                .is_empty()
+        );
         assert_eq!(s.validate(&json!({"data": {"a/b": "x"}})).len(), 1);
         let old = json!({"immutable": true, "data": {"a": "1"}});
-        assert_eq!(s.validate_update(&json!({"immutable": true, "data": {"a": "2"}}), &old).len(), 1);
+        assert_eq!(
+            s.validate_update(&json!({"immutable": true, "data": {"a": "2"}}), &old)
+                .len(),
+            1
+        );
         assert!(s.validate_update(&old, &old).is_empty());
     }
 
@@ -344,14 +416,20 @@ mod tests {
     fn secret_string_data_folds_into_data() {
         let mut secret = json!({"data": {"a": "eA=="}, "stringData": {"b": "hunter2"}});
         DataStrategy { secret: true }.default(&mut secret);
-        assert_eq!(secret, json!({"type": "Opaque", "data": {"a": "eA==", "b": "aHVudGVyMg=="}}));
+        assert_eq!(
+            secret,
+            json!({"type": "Opaque", "data": {"a": "eA==", "b": "aHVudGVyMg=="}})
+        );
     }
 
     #[test]
     fn namespaces_get_their_name_label_and_finalizer() {
         let mut ns = json!({"metadata": {"name": "team-a"}});
         NamespaceStrategy.prepare_create(&mut ns);
-        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team-a");
+        assert_eq!(
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "team-a"
+        );
         assert_eq!(ns["status"]["phase"], "Active");
         assert_eq!(ns["spec"]["finalizers"][0], "kubernetes");
     }

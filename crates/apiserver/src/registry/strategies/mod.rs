@@ -19,7 +19,9 @@ pub(crate) fn default_field(obj: &mut Value, key: &str, value: Value) {
 /// The object at `obj[key]`, created empty when absent.
 pub(crate) fn child<'a>(obj: &'a mut Value, key: &str) -> Option<&'a mut Value> {
     let map = obj.as_object_mut()?;
-    let slot = map.entry(key.to_string()).or_insert_with(|| Value::Object(Default::default()));
+    let slot = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Default::default()));
     if slot.is_null() {
         *slot = Value::Object(Default::default());
     }

@@ -51,7 +51,11 @@ impl Strategy for PodStrategy {
             if let Some(cs) = s.get_mut("initContainers").and_then(Value::as_array_mut) {
                 cs.iter_mut().for_each(|c| c["image"] = Value::Null);
             }
-            for k in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"] {
+            for k in [
+                "activeDeadlineSeconds",
+                "tolerations",
+                "terminationGracePeriodSeconds",
+            ] {
                 if let Some(m) = s.as_object_mut() {
                     m.remove(k);
                 }
@@ -82,8 +86,13 @@ impl Strategy for PodStrategy {
 
     fn graceful_delete(&self, obj: &Value, requested: Option<i64>) -> Option<i64> {
         // Unscheduled and finished pods have nothing to stop: they go at once.
-        let scheduled = obj["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
-        let finished = matches!(obj["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let scheduled = obj["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            obj["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
         if !scheduled || finished {
             return None;
         }
@@ -99,20 +108,31 @@ pub fn default_pod_spec(spec: &mut Value) {
     default_field(spec, "restartPolicy", json!("Always"));
     default_field(spec, "dnsPolicy", json!("ClusterFirst"));
     default_field(spec, "schedulerName", json!("default-scheduler"));
-    default_field(spec, "terminationGracePeriodSeconds", json!(DEFAULT_GRACE_SECONDS));
+    default_field(
+        spec,
+        "terminationGracePeriodSeconds",
+        json!(DEFAULT_GRACE_SECONDS),
+    );
     default_field(spec, "securityContext", json!({}));
     for list in ["containers", "initContainers"] {
         if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in containers {
                 let image = c["image"].as_str().unwrap_or_default();
-                let tagless = !image.rsplit('/').next().unwrap_or(image).contains(':') && !image.contains('@');
-                let policy = if tagless || image.ends_with(":latest") { "Always" } else { "IfNotPresent" };
+                let tagless = !image.rsplit('/').next().unwrap_or(image).contains(':')
+                    && !image.contains('@');
+                let policy = if tagless || image.ends_with(":latest") {
+                    "Always"
+                } else {
+                    "IfNotPresent"
+                };
                 default_field(c, "imagePullPolicy", json!(policy));
                 default_field(c, "terminationMessagePath", json!("/dev/termination-log"));
                 default_field(c, "terminationMessagePolicy", json!("File"));
                 default_field(c, "resources", json!({}));
                 if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
-                    ports.iter_mut().for_each(|p| default_field(p, "protocol", json!("TCP")));
+                    ports
+                        .iter_mut()
+                        .for_each(|p| default_field(p, "protocol", json!("TCP")));
                 }
             }
         }
@@ -122,11 +142,18 @@ pub fn default_pod_spec(spec: &mut Value) {
 /// Upstream's DefaultTolerationSeconds admission: a new pod tolerates the `not-ready` and
 /// `unreachable` NoExecute taints for 300 s unless it already says how long.
 pub fn default_toleration_seconds(spec: &mut Value) {
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
-        let tolerations = spec["tolerations"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let tolerations = spec["tolerations"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let covered = tolerations.iter().any(|t| {
             let effect = t["effect"].as_str().unwrap_or_default();
-            let key_matches = t["key"].as_str() == Some(key) || (t["key"].as_str().unwrap_or_default().is_empty() && t["operator"] == "Exists");
+            let key_matches = t["key"].as_str() == Some(key)
+                || (t["key"].as_str().unwrap_or_default().is_empty() && t["operator"] == "Exists");
             key_matches && (effect.is_empty() || effect == "NoExecute")
         });
         if covered {
@@ -142,16 +169,24 @@ pub fn default_toleration_seconds(spec: &mut Value) {
 
 /// The QoS class Kubernetes derives from a pod's requests and limits.
 pub fn qos_class(spec: &Value) -> &'static str {
-    let containers = spec["containers"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let containers = spec["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mut any = false;
     let mut guaranteed = !containers.is_empty();
     for c in containers {
         let limits = &c["resources"]["limits"];
         let requests = &c["resources"]["requests"];
-        any |= limits.as_object().is_some_and(|m| !m.is_empty()) || requests.as_object().is_some_and(|m| !m.is_empty());
+        any |= limits.as_object().is_some_and(|m| !m.is_empty())
+            || requests.as_object().is_some_and(|m| !m.is_empty());
         for res in ["cpu", "memory"] {
             let limit = &limits[res];
-            let request = if requests[res].is_null() { limit } else { &requests[res] };
+            let request = if requests[res].is_null() {
+                limit
+            } else {
+                &requests[res]
+            };
             guaranteed &= !limit.is_null() && request == limit;
         }
     }
@@ -211,7 +246,10 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
     }
     if let Some(node) = spec["nodeName"].as_str() {
         if !node.is_empty() && !is_dns1123_subdomain(node) {
-            errors.push(FieldError::invalid(format!("{path}.nodeName"), format!("Invalid value: \"{node}\"")));
+            errors.push(FieldError::invalid(
+                format!("{path}.nodeName"),
+                format!("Invalid value: \"{node}\""),
+            ));
         }
     }
     errors
@@ -223,15 +261,49 @@ mod tests {
 
     #[test]
     fn default_toleration_seconds_table() {
-        let keys = |spec: &Value| spec["tolerations"].as_array().map(|l| l.iter().map(|t| format!("{}:{}", t["key"].as_str().unwrap_or(""), t["tolerationSeconds"])).collect::<Vec<_>>()).unwrap_or_default();
+        let keys = |spec: &Value| {
+            spec["tolerations"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .map(|t| {
+                            format!(
+                                "{}:{}",
+                                t["key"].as_str().unwrap_or(""),
+                                t["tolerationSeconds"]
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
         let cases = [
-            (json!({}), vec!["node.kubernetes.io/not-ready:300", "node.kubernetes.io/unreachable:300"]),
+            (
+                json!({}),
+                vec![
+                    "node.kubernetes.io/not-ready:300",
+                    "node.kubernetes.io/unreachable:300",
+                ],
+            ),
             (
                 json!({"tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]}),
-                vec!["node.kubernetes.io/unreachable:5", "node.kubernetes.io/not-ready:300"],
+                vec![
+                    "node.kubernetes.io/unreachable:5",
+                    "node.kubernetes.io/not-ready:300",
+                ],
             ),
-            (json!({"tolerations": [{"operator": "Exists"}]}), vec![":null"]),
-            (json!({"tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoSchedule"}]}), vec!["node.kubernetes.io/not-ready:null", "node.kubernetes.io/not-ready:300", "node.kubernetes.io/unreachable:300"]),
+            (
+                json!({"tolerations": [{"operator": "Exists"}]}),
+                vec![":null"],
+            ),
+            (
+                json!({"tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoSchedule"}]}),
+                vec![
+                    "node.kubernetes.io/not-ready:null",
+                    "node.kubernetes.io/not-ready:300",
+                    "node.kubernetes.io/unreachable:300",
+                ],
+            ),
         ];
         for (mut spec, want) in cases {
             default_toleration_seconds(&mut spec);
@@ -243,9 +315,18 @@ mod tests {
     fn qos_table() {
         let cases = [
             (json!({"containers": [{"name": "a"}]}), "BestEffort"),
-            (json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}), "Burstable"),
-            (json!({"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}), "Guaranteed"),
-            (json!({"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}}]}), "Burstable"),
+            (
+                json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}),
+                "Burstable",
+            ),
+            (
+                json!({"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}),
+                "Guaranteed",
+            ),
+            (
+                json!({"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}}]}),
+                "Burstable",
+            ),
         ];
         for (spec, want) in cases {
             assert_eq!(qos_class(&spec), want, "{spec}");
@@ -255,16 +336,37 @@ mod tests {
     #[test]
     fn pod_spec_validation_table() {
         let cases = [
-            (json!({"containers": [{"name": "a", "image": "busybox"}]}), vec![]),
+            (
+                json!({"containers": [{"name": "a", "image": "busybox"}]}),
+                vec![],
+            ),
             (json!({"containers": []}), vec!["spec.containers"]),
-            (json!({"containers": [{"name": "a"}]}), vec!["spec.containers[0].image"]),
-            (json!({"containers": [{"name": "A_b", "image": "x"}]}), vec!["spec.containers[0].name"]),
-            (json!({"containers": [{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]}), vec!["spec.containers[1].name"]),
-            (json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 70000}]}]}), vec!["spec.containers[0].ports[0].containerPort"]),
-            (json!({"containers": [{"name": "a", "image": "x"}], "restartPolicy": "Sometimes"}), vec!["spec.restartPolicy"]),
+            (
+                json!({"containers": [{"name": "a"}]}),
+                vec!["spec.containers[0].image"],
+            ),
+            (
+                json!({"containers": [{"name": "A_b", "image": "x"}]}),
+                vec!["spec.containers[0].name"],
+            ),
+            (
+                json!({"containers": [{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]}),
+                vec!["spec.containers[1].name"],
+            ),
+            (
+                json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 70000}]}]}),
+                vec!["spec.containers[0].ports[0].containerPort"],
+            ),
+            (
+                json!({"containers": [{"name": "a", "image": "x"}], "restartPolicy": "Sometimes"}),
+                vec!["spec.restartPolicy"],
+            ),
         ];
         for (spec, want) in cases {
-            let got: Vec<String> = validate_pod_spec(&spec, "spec").into_iter().map(|e| e.field).collect();
+            let got: Vec<String> = validate_pod_spec(&spec, "spec")
+                .into_iter()
+                .map(|e| e.field)
+                .collect();
             assert_eq!(got, want, "{spec}");
         }
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{child, default_field};
 use super::pod::{default_pod_spec, validate_pod_spec};
+use super::{child, default_field};
 use crate::error::FieldError;
 use crate::registry::Strategy;
 use crate::selector::{LabelRequirement, LabelSelector};
@@ -48,11 +48,22 @@ impl Strategy for WorkloadStrategy {
     }
 
     fn prepare_create(&self, obj: &mut Value) {
-        let uid = obj["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-        if self.0 == Workload::Job && obj["spec"]["manualSelector"] != json!(true) && obj["spec"]["selector"].is_null() && !uid.is_empty() {
+        let uid = obj["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if self.0 == Workload::Job
+            && obj["spec"]["manualSelector"] != json!(true)
+            && obj["spec"]["selector"].is_null()
+            && !uid.is_empty()
+        {
             // Jobs get a selector on their own uid unless the user opts out.
-            obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
-            if let Some(meta) = obj["spec"].get_mut("template").and_then(|t| child(t, "metadata")) {
+            obj["spec"]["selector"] =
+                json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+            if let Some(meta) = obj["spec"]
+                .get_mut("template")
+                .and_then(|t| child(t, "metadata"))
+            {
                 if let Some(labels) = child(meta, "labels") {
                     labels["batch.kubernetes.io/controller-uid"] = json!(uid);
                     labels["controller-uid"] = json!(uid);
@@ -75,7 +86,11 @@ impl Strategy for WorkloadStrategy {
                     }
                     if spec["strategy"]["type"] == "RollingUpdate" {
                         if let Some(strategy) = spec.get_mut("strategy") {
-                            default_field(strategy, "rollingUpdate", json!({"maxUnavailable": "25%", "maxSurge": "25%"}));
+                            default_field(
+                                strategy,
+                                "rollingUpdate",
+                                json!({"maxUnavailable": "25%", "maxSurge": "25%"}),
+                            );
                         }
                     }
                 }
@@ -84,11 +99,19 @@ impl Strategy for WorkloadStrategy {
                     default_field(spec, "replicas", json!(1));
                     default_field(spec, "podManagementPolicy", json!("OrderedReady"));
                     default_field(spec, "revisionHistoryLimit", json!(10));
-                    default_field(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+                    default_field(
+                        spec,
+                        "updateStrategy",
+                        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+                    );
                 }
                 Workload::DaemonSet => {
                     default_field(spec, "revisionHistoryLimit", json!(10));
-                    default_field(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
+                    default_field(
+                        spec,
+                        "updateStrategy",
+                        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+                    );
                 }
                 Workload::Job => {
                     default_field(spec, "parallelism", json!(1));
@@ -115,8 +138,14 @@ impl Strategy for WorkloadStrategy {
                 }
             }
         }
-        if let Some(template_spec) = at_mut(obj, self.template_path()).and_then(|t| t.get_mut("spec")) {
-            let restart = if matches!(kind, Workload::Job | Workload::CronJob) { "Never" } else { "Always" };
+        if let Some(template_spec) =
+            at_mut(obj, self.template_path()).and_then(|t| t.get_mut("spec"))
+        {
+            let restart = if matches!(kind, Workload::Job | Workload::CronJob) {
+                "Never"
+            } else {
+                "Always"
+            };
             default_field(template_spec, "restartPolicy", json!(restart));
             default_pod_spec(template_spec);
         }
@@ -127,7 +156,9 @@ impl Strategy for WorkloadStrategy {
         let path = template_path.join(".");
         let template = at(obj, template_path);
         let mut errors = validate_pod_spec(&template["spec"], &format!("{path}.spec"));
-        let restart = template["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+        let restart = template["spec"]["restartPolicy"]
+            .as_str()
+            .unwrap_or("Always");
         match self.0 {
             Workload::Job | Workload::CronJob if !matches!(restart, "OnFailure" | "Never") => errors.push(FieldError {
                 reason: "FieldValueNotSupported",
@@ -152,23 +183,38 @@ impl Strategy for WorkloadStrategy {
             serde_json::from_value(template["metadata"]["labels"].clone()).unwrap_or_default();
         let selector = &obj["spec"]["selector"];
         let parsed = if self.0 == Workload::ReplicationController {
-            let pairs: BTreeMap<String, String> = serde_json::from_value(selector.clone()).unwrap_or_default();
-            Some(LabelSelector(pairs.into_iter().map(|(k, v)| LabelRequirement::Equals(k, v)).collect()))
+            let pairs: BTreeMap<String, String> =
+                serde_json::from_value(selector.clone()).unwrap_or_default();
+            Some(LabelSelector(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| LabelRequirement::Equals(k, v))
+                    .collect(),
+            ))
         } else {
             selector_from_object(selector)
         };
         match parsed {
             None => errors.push(FieldError::required("spec.selector")),
-            Some(sel) if sel.is_empty() => errors.push(FieldError::invalid("spec.selector", "Invalid value: empty selector is invalid for deployment")),
+            Some(sel) if sel.is_empty() => errors.push(FieldError::invalid(
+                "spec.selector",
+                "Invalid value: empty selector is invalid for deployment",
+            )),
             Some(sel) if !sel.matches(&labels) => errors.push(FieldError::invalid(
                 format!("{path}.metadata.labels"),
-                format!("Invalid value: {}: `selector` does not match template `labels`", template["metadata"]["labels"]),
+                format!(
+                    "Invalid value: {}: `selector` does not match template `labels`",
+                    template["metadata"]["labels"]
+                ),
             )),
             Some(_) => {}
         }
         for field in ["replicas", "parallelism", "completions"] {
             if obj["spec"][field].as_i64().is_some_and(|n| n < 0) {
-                errors.push(FieldError::invalid(format!("spec.{field}"), "Invalid value: must be greater than or equal to 0"));
+                errors.push(FieldError::invalid(
+                    format!("spec.{field}"),
+                    "Invalid value: must be greater than or equal to 0",
+                ));
             }
         }
         errors
@@ -191,13 +237,24 @@ pub fn selector_from_object(selector: &Value) -> Option<LabelSelector> {
     let mut reqs = Vec::new();
     if let Some(labels) = selector["matchLabels"].as_object() {
         for (k, v) in labels {
-            reqs.push(LabelRequirement::Equals(k.clone(), v.as_str().unwrap_or_default().to_string()));
+            reqs.push(LabelRequirement::Equals(
+                k.clone(),
+                v.as_str().unwrap_or_default().to_string(),
+            ));
         }
     }
-    for expr in selector["matchExpressions"].as_array().into_iter().flatten() {
+    for expr in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let key = expr["key"].as_str().unwrap_or_default().to_string();
-        let values: Vec<String> =
-            expr["values"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+        let values: Vec<String> = expr["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
         reqs.push(match expr["operator"].as_str().unwrap_or_default() {
             "In" => LabelRequirement::In(key, values),
             "NotIn" => LabelRequirement::NotIn(key, values),
@@ -220,10 +277,28 @@ mod tests {
     fn deployment_validation_table() {
         let s = WorkloadStrategy(Workload::Deployment);
         let cases = [
-            (deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"})), vec![]),
-            (deployment(Value::Null, json!({"app": "web"})), vec!["spec.selector"]),
-            (deployment(json!({"matchLabels": {"app": "db"}}), json!({"app": "web"})), vec!["spec.template.metadata.labels"]),
-            (deployment(json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}), json!({"app": "web"})), vec![]),
+            (
+                deployment(
+                    json!({"matchLabels": {"app": "web"}}),
+                    json!({"app": "web"}),
+                ),
+                vec![],
+            ),
+            (
+                deployment(Value::Null, json!({"app": "web"})),
+                vec!["spec.selector"],
+            ),
+            (
+                deployment(json!({"matchLabels": {"app": "db"}}), json!({"app": "web"})),
+                vec!["spec.template.metadata.labels"],
+            ),
+            (
+                deployment(
+                    json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}),
+                    json!({"app": "web"}),
+                ),
+                vec![],
+            ),
         ];
         for (mut obj, want) in cases {
             s.default(&mut obj);
@@ -235,7 +310,10 @@ mod tests {
 
     #[test]
     fn defaults_are_applied() {
-        let mut obj = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}));
+        let mut obj = deployment(
+            json!({"matchLabels": {"app": "web"}}),
+            json!({"app": "web"}),
+        );
         WorkloadStrategy(Workload::Deployment).default(&mut obj);
         assert_eq!(obj["spec"]["replicas"], 1);
         assert_eq!(obj["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
@@ -248,14 +326,20 @@ mod tests {
         let s = WorkloadStrategy(Workload::Job);
         s.default(&mut job);
         s.prepare_create(&mut job);
-        assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], "abc");
+        assert_eq!(
+            job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "abc"
+        );
         assert!(s.validate(&job).is_empty(), "{:?}", s.validate(&job));
     }
 
     #[test]
     fn selector_is_immutable() {
         let s = WorkloadStrategy(Workload::Deployment);
-        let old = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}));
+        let old = deployment(
+            json!({"matchLabels": {"app": "web"}}),
+            json!({"app": "web"}),
+        );
         let new = deployment(json!({"matchLabels": {"app": "x"}}), json!({"app": "x"}));
         assert_eq!(s.validate_update(&new, &old).len(), 1);
         assert!(s.validate_update(&old, &old).is_empty());

@@ -71,14 +71,30 @@ stringData:
 
 /// `metadata.name` of every item of a list.
 pub fn names(list: &Value) -> Vec<String> {
-    let items = list["items"].as_array().unwrap_or_else(|| panic!("not a list: {list}"));
-    items.iter().map(|i| i["metadata"]["name"].as_str().unwrap_or_default().to_string()).collect()
+    let items = list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"));
+    items
+        .iter()
+        .map(|i| {
+            i["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
 }
 
 /// Identity of an object across a restart: uid and resourceVersion.
 fn identity(k: &Kubectl, args: &[&str]) -> (String, String) {
     let obj = k.json(args);
-    (obj["metadata"]["uid"].as_str().unwrap_or_default().into(), obj["metadata"]["resourceVersion"].as_str().unwrap_or_default().into())
+    (
+        obj["metadata"]["uid"].as_str().unwrap_or_default().into(),
+        obj["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+    )
 }
 
 fn run(minor: u32) {
@@ -96,7 +112,11 @@ fn run(minor: u32) {
     objects::watch_sees_changes(&k);
     changes::label_and_annotate(&k);
 
-    let tracked: [&[&str]; 3] = [&["-n", NS, "get", "configmap", "settings"], &["-n", NS, "get", "deployment", "api"], &["-n", NS, "get", "secret", "api-secret"]];
+    let tracked: [&[&str]; 3] = [
+        &["-n", NS, "get", "configmap", "settings"],
+        &["-n", NS, "get", "deployment", "api"],
+        &["-n", NS, "get", "secret", "api-secret"],
+    ];
     let before: Vec<_> = tracked.iter().map(|args| identity(&k, args)).collect();
     server.restart();
     let after: Vec<_> = tracked.iter().map(|args| identity(&k, args)).collect();
@@ -107,7 +127,11 @@ fn run(minor: u32) {
     changes::replace_and_stale_conflict(&k);
     changes::delete_one(&k);
     changes::delete_namespace_removes_content(&k);
-    assert!(!server.log().contains("ERROR"), "the server logged errors:\n{}", server.log());
+    assert!(
+        !server.log().contains("ERROR"),
+        "the server logged errors:\n{}",
+        server.log()
+    );
 }
 
 #[test]
