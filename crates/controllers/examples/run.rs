@@ -12,6 +12,6 @@ async fn main() -> anyhow::Result<()> {
     let kubeconfig = kube::config::Kubeconfig::read_from(&path).context("reading kubeconfig")?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     let client = kube::Client::try_from(config)?;
-    gantry_controllers::run(client).await;
+    gantry_controllers::run(client, gantry_controllers::Config::default()).await;
     Ok(())
 }

@@ -40,8 +40,26 @@ use std::pin::Pin;
 /// A controller's main loop, as [`run`] starts it.
 pub type ControllerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// The controller manager's settings; the binary assembles them from its flags.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Node lifecycle: how long a node's Lease may go unrenewed.
+    pub node_lifecycle: node_lifecycle::Config,
+    /// Node IPAM: the cluster CIDR and the block size per node.
+    pub node_ipam: node_ipam::Config,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            node_lifecycle: node_lifecycle::Config::default(),
+            node_ipam: node_ipam::Config::cluster_default(),
+        }
+    }
+}
+
 /// Every controller of the manager, by name.
-pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)> {
+pub fn controllers(client: kube::Client, config: &Config) -> Vec<(&'static str, ControllerFuture)> {
     let (pods, pod_watch) = pod_informer::PodInformer::new(client.clone());
     vec![
         (
@@ -52,7 +70,7 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
             "node-lifecycle",
             Box::pin(node_lifecycle::run(
                 client.clone(),
-                node_lifecycle::Config::from_env(),
+                config.node_lifecycle.clone(),
             )),
         ),
         (
@@ -71,7 +89,10 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
             "serviceaccount",
             Box::pin(service_account::run(client.clone())),
         ),
-        ("node-ipam", Box::pin(node_ipam::run(client.clone()))),
+        (
+            "node-ipam",
+            Box::pin(node_ipam::run(client.clone(), config.node_ipam.clone())),
+        ),
         ("namespace", Box::pin(namespace::run(client.clone()))),
         (
             "resourcequota",
@@ -105,8 +126,8 @@ pub fn controllers(client: kube::Client) -> Vec<(&'static str, ControllerFuture)
 }
 
 /// Runs every controller until one of them ends (they run until the process stops).
-pub async fn run(client: kube::Client) {
-    let all = controllers(client);
+pub async fn run(client: kube::Client, config: Config) {
+    let all = controllers(client, &config);
     if all.is_empty() {
         return std::future::pending().await;
     }

@@ -54,14 +54,13 @@ impl Config {
         })
     }
 
-    /// `GANTRY_CLUSTER_CIDR` and `GANTRY_NODE_CIDR_MASK_SIZE`, defaulting to 10.42.0.0/16 and 24.
-    pub fn from_env() -> Result<Config, Error> {
-        let cidr = std::env::var("GANTRY_CLUSTER_CIDR").unwrap_or_else(|_| "10.42.0.0/16".into());
-        let mask = std::env::var("GANTRY_NODE_CIDR_MASK_SIZE")
-            .ok()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(24);
-        Config::parse(&cidr, mask)
+    /// The cluster default: 10.42.0.0/16 cut into /24 blocks.
+    pub fn cluster_default() -> Config {
+        Config {
+            cluster: Ipv4Addr::new(10, 42, 0, 0),
+            cluster_prefix: 16,
+            node_prefix: 24,
+        }
     }
 
     fn blocks(&self) -> u32 {
@@ -105,14 +104,7 @@ struct Ctx {
 }
 
 /// The IPAM controller's main loop.
-pub async fn run(client: kube::Client) {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(error) => {
-            tracing::error!(controller = "node-ipam", %error, "not starting");
-            return std::future::pending().await;
-        }
-    };
+pub async fn run(client: kube::Client, config: Config) {
     let controller = Controller::new(Api::<Node>::all(client.clone()), watcher::Config::default());
     let ctx = Arc::new(Ctx {
         client,

@@ -33,15 +33,10 @@ pub struct Config {
     pub grace: Duration,
 }
 
-impl Config {
-    /// Defaults, with `GANTRY_NODE_MONITOR_GRACE_SECONDS` overriding the grace (tests use seconds).
-    pub fn from_env() -> Config {
-        let grace = std::env::var("GANTRY_NODE_MONITOR_GRACE_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(40);
+impl Default for Config {
+    fn default() -> Config {
         Config {
-            grace: Duration::from_secs(grace),
+            grace: Duration::from_secs(40),
         }
     }
 }

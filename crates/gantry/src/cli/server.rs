@@ -30,10 +30,12 @@ pub struct ServerArgs {
     /// Do not run the scheduler in this process.
     #[arg(long)]
     disable_scheduler: bool,
+    #[command(flatten)]
+    controllers: super::controller_manager::ControllerFlags,
 }
 
 /// Parses `90s`, `30m`, `1h` or plain seconds.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = number
         .parse()
@@ -49,6 +51,11 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    // `None` when the controller manager does not run here.
+    let controllers = match args.disable_controller_manager {
+        true => None,
+        false => Some(args.controllers.config()?),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,7 +79,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             kubeconfig.clone(),
             ready_rx,
             args.https_port,
-            !args.disable_controller_manager,
+            controllers,
             !args.disable_scheduler,
         ));
         let (stop, stopped) = watch::channel(false);
@@ -110,7 +117,7 @@ async fn run_components(
     kubeconfig: PathBuf,
     ready: tokio::sync::oneshot::Receiver<()>,
     https_port: u16,
-    controller_manager: bool,
+    controller_manager: Option<gantry_controllers::Config>,
     scheduler: bool,
 ) {
     if ready.await.is_err() {
@@ -125,10 +132,11 @@ async fn run_components(
     };
     // A JoinSet aborts its tasks when dropped, so aborting this function stops them all.
     let mut tasks = tokio::task::JoinSet::new();
-    if controller_manager {
+    if let Some(config) = controller_manager {
         tasks.spawn(super::controller_manager::run_leading(
             client.clone(),
             super::kubeconfig::server_identity(https_port),
+            config,
         ));
     }
     if scheduler {

@@ -47,31 +47,28 @@ pub struct Server {
     dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
-    /// Extra environment of the server process, kept across restarts.
-    env: Vec<(String, String)>,
+    /// Extra command-line flags of the server, kept across restarts.
+    args: Vec<String>,
 }
 
 impl Server {
     /// Starts a server in a fresh data dir and waits until it is ready.
     pub fn start() -> Server {
-        Server::start_with_env(&[])
+        Server::start_with_args(&[])
     }
 
-    /// Like [`Server::start`] with extra environment variables (e.g. controller tunables).
-    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
+    /// Like [`Server::start`] with extra `gantry server` flags (e.g. controller tunables).
+    pub fn start_with_args(args: &[&str]) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("gantry-e2e-")
             .tempdir()
             .expect("creating the data dir");
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let args = args.iter().map(|a| a.to_string()).collect();
         let mut server = Server {
             dir,
             port: free_port(),
             child: None,
-            env,
+            args,
         };
         server.spawn();
         server
@@ -110,7 +107,7 @@ impl Server {
                 "127.0.0.1",
             ])
             .env("NO_COLOR", "1")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(&self.args)
             // The ready line is tracing output: stdout today, stderr in the issue; keep both.
             .stdout(log.try_clone().expect("cloning the log handle"))
             .stderr(log)

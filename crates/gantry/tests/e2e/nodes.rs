@@ -131,7 +131,7 @@ fn has_taint(node: &Value, key: &str, effect: &str) -> bool {
 
 #[test]
 fn pods_leave_a_stopped_node_after_their_toleration() {
-    let server = Server::start_with_env(&[("GANTRY_NODE_MONITOR_GRACE_SECONDS", "4")]);
+    let server = Server::start_with_args(&["--node-monitor-grace-period", "4s"]);
     let k = Kubectl::new(&server, 32);
     // The doomed node comes first, so both replicas land on it.
     let mut doomed = SimNodes::start(&server, "doomed-", 1);
