@@ -75,6 +75,12 @@ pub trait Strategy: Send + Sync {
         &[]
     }
 
+    /// Whether objects of this resource hold pool values at all (keeps every other write
+    /// free of reservation work).
+    fn uses_pools(&self) -> bool {
+        false
+    }
+
     /// Values this object holds exclusively (a service's cluster IP and node ports).
     fn reservations(&self, _obj: &Value) -> Vec<Reservation> {
         Vec::new()

@@ -166,6 +166,9 @@ impl Storage {
         subject: &Subject,
         dry_run: bool,
     ) -> ApiResult<Vec<Reservation>> {
+        if !def.strategy.uses_pools() {
+            return Ok(Vec::new());
+        }
         let held: HashSet<(Pool, String)> = old
             .map(|o| def.strategy.reservations(o))
             .unwrap_or_default()
@@ -246,6 +249,9 @@ impl Storage {
         old: &Value,
         new: Option<&Value>,
     ) {
+        if !def.strategy.uses_pools() {
+            return;
+        }
         let kept: HashSet<(Pool, String)> = new
             .map(|n| def.strategy.reservations(n))
             .unwrap_or_default()

@@ -122,6 +122,9 @@ impl Strategy for ServiceStrategy {
         }
         errors
     }
+    fn uses_pools(&self) -> bool {
+        true
+    }
     fn reservations(&self, obj: &Value) -> Vec<Reservation> {
         let spec = &obj["spec"];
         let mut out = Vec::new();
