@@ -3,59 +3,9 @@
 //! run-to-completion pod completes, a deleted pod disappears, and a killed sim process stops
 //! renewing its leases while another node group keeps going.
 
-use std::process::{Child, Command, Stdio};
-
 use serde_json::{Value, json};
 
-use crate::harness::{DEADLINE, Kubectl, Server, wait_until};
-
-/// One `gantry sim` process (one node group); killed when dropped.
-struct Sim {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Sim {
-    fn start(server: &Server, prefix: &str, nodes: usize) -> Sim {
-        let log = server.data_dir().join(format!("sim-{prefix}log"));
-        let file = std::fs::File::create(&log).expect("creating the sim log");
-        let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
-            .args(["sim", "--kubeconfig"])
-            .arg(server.kubeconfig())
-            .args([
-                "--nodes",
-                &nodes.to_string(),
-                "--name-prefix",
-                prefix,
-                "--lease-interval-seconds",
-                "1",
-            ])
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("cloning the log handle"))
-            .stderr(file)
-            .spawn()
-            .expect("starting gantry sim");
-        Sim { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Kills the process like a machine dying and waits until it is gone.
-    fn kill(&mut self) {
-        self.child.kill().expect("killing gantry sim");
-        self.child.wait().expect("waiting for gantry sim");
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::harness::{DEADLINE, Kubectl, Server, SimNodes, wait_until};
 
 fn renew_time(k: &Kubectl, node: &str) -> Option<String> {
     let out = k.run(&[
@@ -96,7 +46,7 @@ fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a str> {
 fn simulated_nodes_register_renew_leases_run_and_delete_pods() {
     let server = Server::start();
     let k = Kubectl::new(&server, 33);
-    let mut group = Sim::start(&server, "sim-a-", 3);
+    let mut group = SimNodes::start(&server, "sim-a-", 3);
     wait_until("3 simulated nodes are Ready", DEADLINE, || {
         ready_sim_nodes(&k, "sim-a-") == 3
     });
@@ -164,7 +114,7 @@ fn simulated_nodes_register_renew_leases_run_and_delete_pods() {
     });
 
     // A second node group is the witness: its lease renews while the killed group's do not.
-    let witness = Sim::start(&server, "sim-b-", 1);
+    let witness = SimNodes::start(&server, "sim-b-", 1);
     wait_until("sim-b-0 has a lease", DEADLINE, || {
         renew_time(&k, "sim-b-0").is_some()
     });
