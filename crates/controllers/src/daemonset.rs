@@ -39,7 +39,7 @@ struct Ctx {
 /// The DaemonSet controller.
 pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
     let pods = informer.store();
-    let pod_events = informer.touched();
+    let pod_events = informer.touched_owners::<DaemonSet>("DaemonSet");
     let (nodes, node_writer) = reflector::store();
     let node_events = reflector::reflector(
         node_writer,
@@ -58,27 +58,20 @@ pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
         nodes,
         expectations: Expectations::default(),
     });
-    ctl.reconcile_on(pod_events.filter_map(|pod| {
-        let ns = pod.namespace().unwrap_or_default();
-        futures::future::ready(
-            ownership::controller_of(&pod.metadata)
-                .filter(|r| r.kind == "DaemonSet")
-                .map(|r| ObjectRef::<DaemonSet>::new(&r.name).within(&ns)),
+    ctl.reconcile_on(pod_events)
+        .watches_stream(node_events, move |_node: Node| {
+            sets.state()
+                .iter()
+                .map(|d| ObjectRef::from_obj(d.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .run(
+            reconcile,
+            |d, e, _| retry_after("daemonset", &d.name_any(), e),
+            ctx,
         )
-    }))
-    .watches_stream(node_events, move |_node: Node| {
-        sets.state()
-            .iter()
-            .map(|d| ObjectRef::from_obj(d.as_ref()))
-            .collect::<Vec<_>>()
-    })
-    .run(
-        reconcile,
-        |d, e, _| retry_after("daemonset", &d.name_any(), e),
-        ctx,
-    )
-    .for_each(|_| async {})
-    .boxed()
+        .for_each(|_| async {})
+        .boxed()
 }
 
 async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
@@ -37,21 +37,14 @@ struct Ctx {
 /// The Job controller.
 pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
     let pods = informer.store();
-    let pod_events = informer.touched();
+    let pod_events = informer.touched_owners::<Job>("Job");
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         pods,
         expectations: Expectations::default(),
     });
     Controller::new(Api::<Job>::all(client), watcher::Config::default())
-        .reconcile_on(pod_events.filter_map(|pod| {
-            let ns = pod.namespace().unwrap_or_default();
-            futures::future::ready(
-                ownership::controller_of(&pod.metadata)
-                    .filter(|r| r.kind == "Job")
-                    .map(|r| ObjectRef::<Job>::new(&r.name).within(&ns)),
-            )
-        }))
+        .reconcile_on(pod_events)
         .run(
             reconcile,
             |j, e, _| retry_after("job", &j.name_any(), e),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::mpsc;
@@ -126,5 +126,24 @@ impl PodInformer {
             subs.push(tx);
         }
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    }
+
+    /// The controllers of kind `kind` of pods that changed: what a workload controller
+    /// reconciles when its pods move.
+    pub fn touched_owners<K>(
+        &self,
+        kind: &'static str,
+    ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+    where
+        K: kube::Resource<DynamicType = ()> + 'static,
+    {
+        self.touched().filter_map(move |pod| {
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            futures::future::ready(
+                crate::ownership::controller_of(&pod.metadata)
+                    .filter(|r| r.kind == kind)
+                    .map(|r| ObjectRef::<K>::new(&r.name).within(&ns)),
+            )
+        })
     }
 }

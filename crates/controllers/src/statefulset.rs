@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
@@ -39,20 +39,13 @@ struct Ctx {
 /// The StatefulSet controller.
 pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
     let pods = informer.store();
-    let pod_events = informer.touched();
+    let pod_events = informer.touched_owners::<StatefulSet>("StatefulSet");
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         pods,
     });
     Controller::new(Api::<StatefulSet>::all(client), watcher::Config::default())
-        .reconcile_on(pod_events.filter_map(|pod| {
-            let ns = pod.namespace().unwrap_or_default();
-            futures::future::ready(
-                ownership::controller_of(&pod.metadata)
-                    .filter(|r| r.kind == "StatefulSet")
-                    .map(|r| ObjectRef::<StatefulSet>::new(&r.name).within(&ns)),
-            )
-        }))
+        .reconcile_on(pod_events)
         .run(
             reconcile,
             |s, e, _| retry_after("statefulset", &s.name_any(), e),
