@@ -44,6 +44,16 @@ fn subresource_kind(
         "binding" => ("", "v1", "Binding", &["create"]),
         "eviction" => ("policy", "v1", "Eviction", &["create"]),
         "finalize" => (def.group, def.version, def.kind, &["update"]),
+        "log" => ("", "v1", "Pod", &["get"]),
+        "exec" => ("", "v1", "PodExecOptions", &["create", "get"]),
+        "attach" => ("", "v1", "PodAttachOptions", &["create", "get"]),
+        "portforward" => ("", "v1", "PodPortForwardOptions", &["create", "get"]),
+        "proxy" => (
+            "",
+            "v1",
+            "NodeProxyOptions",
+            &["create", "delete", "get", "patch", "update"],
+        ),
         _ => (def.group, def.version, def.kind, SUBRESOURCE_VERBS),
     }
 }

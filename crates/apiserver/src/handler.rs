@@ -12,6 +12,8 @@ use rustls::pki_types::CertificateDer;
 use crate::decode::{MAX_BODY_BYTES, decode_object, media_type};
 use crate::discovery::Discovery;
 use crate::error::{ApiError, ApiResult};
+use crate::join::NodeJoin;
+use crate::kubelet_proxy::{KubeletProxy, PodSubresource};
 use crate::query::Query;
 use crate::registry::ResourceDef;
 use crate::response::{self, Format, Response};
@@ -34,10 +36,17 @@ impl Caller {
     }
 }
 
+/// What the API serves for worker nodes: joining, and the proxy to their kubelets.
+pub struct NodeAccess {
+    pub join: NodeJoin,
+    pub kubelets: KubeletProxy,
+}
+
 /// The API: storage plus the documents served about it.
 pub struct Api {
     pub storage: Arc<Storage>,
     server_address: String,
+    nodes: Option<NodeAccess>,
     /// Discovery and OpenAPI, with the custom-resource generation they were built for.
     documents: RwLock<(u64, Arc<Discovery>)>,
 }
@@ -58,8 +67,15 @@ impl Api {
         Api {
             storage,
             server_address,
+            nodes: None,
             documents,
         }
+    }
+
+    /// Serves node joining and the kubelet proxy too.
+    pub fn with_nodes(mut self, nodes: NodeAccess) -> Api {
+        self.nodes = Some(nodes);
+        self
     }
 
     /// Current discovery documents, rebuilt when the set of custom resources changed.
@@ -128,7 +144,24 @@ impl Api {
             Route::OpenApiV3 { group, version } => discovery()
                 .openapi_v3(&group, &version)
                 .ok_or(ApiError::NoRoute),
-            Route::Resource(p) => self.resource(req, p, format).await,
+            Route::Resource(p) => match (&self.nodes, kubelet_subresource(&p)) {
+                (Some(nodes), Some((ns, name, sub))) => {
+                    nodes.kubelets.pod(&self.storage, ns, name, sub, req).await
+                }
+                _ => self.resource(req, p, format).await,
+            },
+            Route::NodeProxy { node, path } => match &self.nodes {
+                Some(nodes) => nodes.kubelets.node(&self.storage, &node, &path, req).await,
+                None => Err(ApiError::NoRoute),
+            },
+            Route::CaCerts => match &self.nodes {
+                Some(nodes) => Ok(nodes.join.cacerts(req.method())),
+                None => Err(ApiError::NoRoute),
+            },
+            Route::NodeCredentials => match &self.nodes {
+                Some(nodes) => Ok(nodes.join.node_credentials(req).await),
+                None => Err(ApiError::NoRoute),
+            },
             Route::NotFound => Err(ApiError::NoRoute),
         }
     }
@@ -322,6 +355,15 @@ impl Api {
             _ => Ok(response::raw_json(Bytes::from(page.body))),
         }
     }
+}
+
+/// The namespace, pod and subresource of a pod subresource served by the kubelet.
+fn kubelet_subresource(p: &ResourcePath) -> Option<(&str, &str, PodSubresource)> {
+    if !p.group.is_empty() || p.version != "v1" || p.resource != "pods" {
+        return None;
+    }
+    let sub = PodSubresource::parse(p.subresource.as_deref()?)?;
+    Some((p.namespace.as_deref()?, p.name.as_deref()?, sub))
 }
 
 /// Reads a request body, refusing more than [`MAX_BODY_BYTES`].

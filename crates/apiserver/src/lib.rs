@@ -13,6 +13,8 @@ pub mod error;
 mod event_expiry;
 mod eviction;
 pub mod handler;
+pub mod join;
+pub mod kubelet_proxy;
 mod namespace_lifecycle;
 pub mod object;
 mod patch;
@@ -55,6 +57,10 @@ pub enum RunError {
     Serve(#[from] server::ServeError),
     #[error("creating system namespaces: {0}")]
     Bootstrap(error::ApiError),
+    #[error("node token: {0}")]
+    Token(#[from] join::TokenFileError),
+    #[error("{0}")]
+    KubeletClient(String),
 }
 
 fn hostname() -> Option<String> {
@@ -103,7 +109,9 @@ pub async fn run(
         ]
         .map(String::from),
     );
-    let pki = pki::Pki::load_or_create(&config.data_dir, &names)?;
+    let pki = Arc::new(pki::Pki::load_or_create(&config.data_dir, &names)?);
+    let token = join::load_or_create_token(&config.data_dir, &pki.ca_pem)?;
+    let kubelets = kubelet_proxy::KubeletProxy::new(&pki).map_err(RunError::KubeletClient)?;
     let listener = server::Listener::bind(
         SocketAddr::new(config.bind_address, config.https_port),
         &pki,
@@ -140,7 +148,12 @@ pub async fn run(
         .map_err(RunError::Bootstrap)?;
     let crds = tokio::spawn(crd::controller::CrdController::new(storage.clone()).run());
     let expiry = tokio::spawn(event_expiry::run(storage.clone(), config.event_ttl));
-    let api = Arc::new(handler::Api::new(storage, server_address));
+    let api = Arc::new(handler::Api::new(storage, server_address).with_nodes(
+        handler::NodeAccess {
+            join: join::NodeJoin::new(token, pki.clone()),
+            kubelets,
+        },
+    ));
     let warm = api.clone();
     // The OpenAPI documents are built in the background so that startup stays fast.
     tokio::task::spawn_blocking(move || warm.discovery().warm());

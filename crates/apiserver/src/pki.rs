@@ -1,7 +1,9 @@
-//! The cluster's certificates: a CA, the serving certificate and the admin client certificate,
-//! created on first start under `DATA_DIR/tls`, and the admin kubeconfig.
+//! The cluster's certificates: a CA, the serving certificate, the admin client certificate and
+//! the API server's client certificate towards kubelets, created on first start under
+//! `DATA_DIR/tls`, and the admin kubeconfig. [`Pki::issue`] signs further leaf certificates
+//! (the node credentials handed out by [`crate::join`]).
 //!
-//! The CA and admin identity persist; the serving certificate is re-issued at every start so
+//! The CA, admin and kubelet-client identities persist; the serving certificate is re-issued at every start so
 //! its names always match the current bind address and hostname.
 
 use std::fs;
@@ -45,11 +47,31 @@ pub struct Pki {
     pub server_key_pem: String,
     pub admin_cert_pem: String,
     pub admin_key_pem: String,
+    /// The API server's identity towards kubelets: CN=kube-apiserver-kubelet-client,
+    /// O=system:masters.
+    pub kubelet_client_cert_pem: String,
+    pub kubelet_client_key_pem: String,
+    ca_key_pem: String,
+}
+
+/// A leaf certificate to sign with the cluster CA.
+#[derive(Clone, Copy, Debug)]
+pub enum Leaf<'a> {
+    /// A client certificate: the user is the common name, the groups the organizations.
+    Client {
+        common_name: &'a str,
+        organizations: &'a [&'a str],
+    },
+    /// A serving certificate for `names` (IP addresses or DNS names; others are skipped).
+    Serving {
+        common_name: &'a str,
+        names: &'a [String],
+    },
 }
 
 const CA_NAME: &str = "gantry-ca";
 
-fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
     let err = |source| PkiError::Write {
         path: path.to_path_buf(),
         source,
@@ -95,6 +117,54 @@ fn gen_key(what: &'static str) -> Result<KeyPair, PkiError> {
     KeyPair::generate().map_err(|source| PkiError::Generate { what, source })
 }
 
+/// Signs a fresh key pair for `leaf`; returns the certificate and key PEM.
+fn sign(issuer: &Issuer<'_, KeyPair>, leaf: Leaf<'_>) -> Result<(String, String), PkiError> {
+    let mut params = CertificateParams::default();
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let what = match leaf {
+        Leaf::Client {
+            common_name,
+            organizations,
+        } => {
+            params
+                .distinguished_name
+                .push(DnType::CommonName, common_name);
+            for org in organizations {
+                params
+                    .distinguished_name
+                    .push(DnType::OrganizationName, *org);
+            }
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            "client certificate"
+        }
+        Leaf::Serving { common_name, names } => {
+            params
+                .distinguished_name
+                .push(DnType::CommonName, common_name);
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            for name in names {
+                let san = match name.parse::<IpAddr>() {
+                    Ok(ip) => SanType::IpAddress(ip),
+                    Err(_) => match name.clone().try_into() {
+                        Ok(dns) => SanType::DnsName(dns),
+                        Err(_) => continue,
+                    },
+                };
+                if !params.subject_alt_names.contains(&san) {
+                    params.subject_alt_names.push(san);
+                }
+            }
+            "serving certificate"
+        }
+    };
+    validity(&mut params, 1);
+    let key = gen_key(what)?;
+    let cert = params
+        .signed_by(&key, issuer)
+        .map_err(|source| PkiError::Generate { what, source })?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 impl Pki {
     /// Loads or creates the certificates in `dir/tls`; `names` are the serving certificate's
     /// subject alternative names (DNS names or IP addresses).
@@ -110,6 +180,10 @@ impl Pki {
             tls.join("admin.crt"),
             tls.join("admin.key"),
         );
+        let (kubelet_client_crt, kubelet_client_key) = (
+            tls.join("kubelet-client.crt"),
+            tls.join("kubelet-client.key"),
+        );
         if !ca_key.exists() || !ca_crt.exists() {
             let key = gen_key("CA key")?;
             let mut params = ca_params();
@@ -123,6 +197,7 @@ impl Pki {
             write_private(&ca_key, &key.serialize_pem())?;
             write_private(&ca_crt, &cert.pem())?;
             let _ = fs::remove_file(&admin_crt);
+            let _ = fs::remove_file(&kubelet_client_crt);
         }
         let ca_key_pair =
             KeyPair::from_pem(&read(&ca_key)?).map_err(|source| PkiError::BadKey {
@@ -131,63 +206,58 @@ impl Pki {
             })?;
         let issuer = Issuer::new(ca_params(), ca_key_pair);
 
-        if !admin_crt.exists() || !admin_key.exists() {
-            let key = gen_key("admin key")?;
-            let mut params = CertificateParams::default();
-            params
-                .distinguished_name
-                .push(DnType::CommonName, "system:admin");
-            params
-                .distinguished_name
-                .push(DnType::OrganizationName, "system:masters");
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            validity(&mut params, 1);
-            let cert = params
-                .signed_by(&key, &issuer)
-                .map_err(|source| PkiError::Generate {
-                    what: "admin certificate",
-                    source,
-                })?;
-            write_private(&admin_key, &key.serialize_pem())?;
-            write_private(&admin_crt, &cert.pem())?;
-        }
-
-        let server_key = gen_key("serving key")?;
-        let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "gantry-apiserver");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        for name in names {
-            let san = match name.parse::<IpAddr>() {
-                Ok(ip) => SanType::IpAddress(ip),
-                Err(_) => match name.clone().try_into() {
-                    Ok(dns) => SanType::DnsName(dns),
-                    Err(_) => continue,
+        for (crt, key, leaf) in [
+            (
+                &admin_crt,
+                &admin_key,
+                Leaf::Client {
+                    common_name: "system:admin",
+                    organizations: &["system:masters"],
                 },
-            };
-            if !params.subject_alt_names.contains(&san) {
-                params.subject_alt_names.push(san);
+            ),
+            (
+                &kubelet_client_crt,
+                &kubelet_client_key,
+                Leaf::Client {
+                    common_name: "kube-apiserver-kubelet-client",
+                    organizations: &["system:masters"],
+                },
+            ),
+        ] {
+            if !crt.exists() || !key.exists() {
+                let (cert_pem, key_pem) = sign(&issuer, leaf)?;
+                write_private(key, &key_pem)?;
+                write_private(crt, &cert_pem)?;
             }
         }
-        validity(&mut params, 1);
-        let server_cert =
-            params
-                .signed_by(&server_key, &issuer)
-                .map_err(|source| PkiError::Generate {
-                    what: "serving certificate",
-                    source,
-                })?;
+        let (server_cert_pem, server_key_pem) = sign(
+            &issuer,
+            Leaf::Serving {
+                common_name: "gantry-apiserver",
+                names,
+            },
+        )?;
 
         Ok(Pki {
             ca_pem: read(&ca_crt)?,
-            server_cert_pem: server_cert.pem(),
-            server_key_pem: server_key.serialize_pem(),
+            server_cert_pem,
+            server_key_pem,
             admin_cert_pem: read(&admin_crt)?,
             admin_key_pem: read(&admin_key)?,
+            kubelet_client_cert_pem: read(&kubelet_client_crt)?,
+            kubelet_client_key_pem: read(&kubelet_client_key)?,
+            ca_key_pem: read(&ca_key)?,
         })
+    }
+
+    /// Signs a fresh key pair for `leaf` with the cluster CA (valid one year); returns the
+    /// certificate and key PEM.
+    pub fn issue(&self, leaf: Leaf<'_>) -> Result<(String, String), PkiError> {
+        let key = KeyPair::from_pem(&self.ca_key_pem).map_err(|source| PkiError::BadKey {
+            path: PathBuf::from("tls/ca.key"),
+            source,
+        })?;
+        sign(&Issuer::new(ca_params(), key), leaf)
     }
 
     /// Writes an admin kubeconfig for `server` (an `https://` URL) with mode 600.

@@ -35,23 +35,54 @@ pub enum Route {
         version: String,
     },
     Resource(ResourcePath),
+    /// `/api/v1/nodes/NAME/proxy[/PATH]`: `PATH` (at least `/`) on the node's kubelet.
+    NodeProxy {
+        node: String,
+        path: String,
+    },
+    /// `/cacerts`: the cluster CA, for joining nodes.
+    CaCerts,
+    /// `/v1-gantry/node-credentials`: node certificates for a holder of the node token.
+    NodeCredentials,
     NotFound,
 }
 
 impl Route {
     /// Whether an unauthenticated client may see this route.
     pub fn is_public(&self) -> bool {
-        matches!(self, Route::Health(_) | Route::Version)
+        matches!(
+            self,
+            Route::Health(_) | Route::Version | Route::CaCerts | Route::NodeCredentials
+        )
     }
 }
 
+/// `/api/v1/nodes/NAME/proxy[/PATH]`, keeping `PATH` as sent (trailing slash included).
+fn node_proxy(path: &str) -> Option<Route> {
+    let rest = path.strip_prefix("/api/v1/nodes/")?;
+    let (node, rest) = rest.split_once('/')?;
+    let tail = rest.strip_prefix("proxy")?;
+    if node.is_empty() || !(tail.is_empty() || tail.starts_with('/')) {
+        return None;
+    }
+    Some(Route::NodeProxy {
+        node: node.to_string(),
+        path: if tail.is_empty() { "/" } else { tail }.to_string(),
+    })
+}
+
 pub fn route(path: &str) -> Route {
+    if let Some(proxy) = node_proxy(path) {
+        return proxy;
+    }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         ["healthz", ..] => Route::Health("healthz"),
         ["livez", ..] => Route::Health("livez"),
         ["readyz", ..] => Route::Health("readyz"),
         ["version"] => Route::Version,
+        ["cacerts"] => Route::CaCerts,
+        ["v1-gantry", "node-credentials"] => Route::NodeCredentials,
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,
         ["apis", group] => Route::Group(group.to_string()),
@@ -205,6 +236,37 @@ mod tests {
                 Route::NotFound,
             ),
             ("/nope", Route::NotFound),
+            ("/cacerts", Route::CaCerts),
+            ("/v1-gantry/node-credentials", Route::NodeCredentials),
+            (
+                "/api/v1/namespaces/default/pods/p1/log",
+                rp("", Some("default"), "pods", Some("p1"), Some("log")),
+            ),
+            (
+                "/api/v1/nodes/n1/proxy",
+                Route::NodeProxy {
+                    node: "n1".into(),
+                    path: "/".into(),
+                },
+            ),
+            (
+                "/api/v1/nodes/n1/proxy/",
+                Route::NodeProxy {
+                    node: "n1".into(),
+                    path: "/".into(),
+                },
+            ),
+            (
+                "/api/v1/nodes/n1/proxy/stats/summary/",
+                Route::NodeProxy {
+                    node: "n1".into(),
+                    path: "/stats/summary/".into(),
+                },
+            ),
+            (
+                "/api/v1/nodes/n1/proxyx",
+                rp("", None, "nodes", Some("n1"), Some("proxyx")),
+            ),
         ];
         for (path, want) in cases {
             assert_eq!(route(path), want, "{path}");
@@ -222,10 +284,14 @@ mod tests {
     }
 
     #[test]
-    fn only_health_and_version_are_public() {
+    fn only_health_version_and_join_are_public() {
         assert!(route("/livez").is_public());
         assert!(route("/version").is_public());
         assert!(!route("/api").is_public());
         assert!(!route("/api/v1/secrets").is_public());
+        assert!(!route("/api/v1/nodes/n1/proxy/pods").is_public());
+        // Joining nodes have no certificate yet: the token secret authenticates them.
+        assert!(route("/cacerts").is_public());
+        assert!(route("/v1-gantry/node-credentials").is_public());
     }
 }

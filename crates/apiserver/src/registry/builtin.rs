@@ -41,14 +41,26 @@ pub fn register(r: &mut Registry) {
         NamespaceStrategy,
     );
     r.add::<core::Pod>(
-        names(&["po"], ALL, &["status", "binding", "eviction"]),
+        names(
+            &["po"],
+            ALL,
+            &[
+                "status",
+                "binding",
+                "eviction",
+                "log",
+                "exec",
+                "attach",
+                "portforward",
+            ],
+        ),
         PodStrategy,
     );
     r.add::<core::Service>(names(&["svc"], ALL, STATUS), ServiceStrategy);
     r.add::<core::Endpoints>(names(&["ep"], &[], &[]), Plain);
     r.add::<core::ConfigMap>(names(&["cm"], &[], &[]), DataStrategy { secret: false });
     r.add::<core::Secret>(names(&[], &[], &[]), DataStrategy { secret: true });
-    r.add::<core::Node>(names(&["no"], &[], STATUS), NodeStrategy);
+    r.add::<core::Node>(names(&["no"], &[], &["status", "proxy"]), NodeStrategy);
     r.add::<core::Event>(names(&["ev"], &[], &[]), EventStrategy);
     r.add::<core::ServiceAccount>(names(&["sa"], &[], &[]), Plain);
     r.add::<core::PersistentVolume>(names(&["pv"], &[], STATUS), VolumeStrategy);
