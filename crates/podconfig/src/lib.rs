@@ -20,10 +20,10 @@ pub mod volumes;
 pub use env::{EnvError, container_env, resolve_env};
 pub use fieldref::FieldError;
 pub use objects::{FetchError, Objects};
-/*// pub use volumes::{
+pub use volumes::{
     PreparedVolume, PreparedVolumes, VolumeError, cleanup_pod, container_mounts,
-    container_mounts_with_env, prepare_volumes,
-};*/
+    container_mounts_with_env, prepare_volumes, prepare_volumes_with_allocatable,
+};
 
 /// Facts the kubelet knows about the pod when it starts a container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
