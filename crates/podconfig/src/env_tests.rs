@@ -70,7 +70,10 @@ fn run(container: Value) -> Result<Vec<(String, String)>, String> {
     resolve_env(&pod, c, &info(), &allocatable(), &objects()).map_err(|e| e.to_string())
 }
 
-fn env(pairs: &[(&str, &str)]) -> Result<Vec<(String, String)>, String> {
+/// A resolved environment or the error message.
+type Outcome = Result<Vec<(String, String)>, String>;
+
+fn env(pairs: &[(&str, &str)]) -> Outcome {
     Ok(pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -83,7 +86,7 @@ fn c(env: Value) -> Value {
 
 #[test]
 fn literal_values_and_expansion() {
-    let cases: Vec<(Value, Result<Vec<(String, String)>, String>)> = vec![
+    let cases: Vec<(Value, Outcome)> = vec![
         (c(json!([{"name": "A", "value": "x"}])), env(&[("A", "x")])),
         (c(json!([{"name": "A"}])), env(&[("A", "")])),
         (
@@ -121,7 +124,7 @@ fn literal_values_and_expansion() {
 #[test]
 fn config_map_and_secret_refs() {
     let key = |kind: &str, name: &str, key: &str, optional: Option<bool>| json!({"name": "V", "valueFrom": {kind: {"name": name, "key": key, "optional": optional}}});
-    let cases: Vec<(Value, Result<Vec<(String, String)>, String>)> = vec![
+    let cases: Vec<(Value, Outcome)> = vec![
         (
             c(json!([key("configMapKeyRef", "cfg", "COLOR", None)])),
             env(&[("V", "blue")]),
@@ -166,7 +169,7 @@ fn config_map_and_secret_refs() {
 
 #[test]
 fn env_from_prefix_invalid_keys_and_override() {
-    let cases: Vec<(Value, Result<Vec<(String, String)>, String>)> = vec![
+    let cases: Vec<(Value, Outcome)> = vec![
         // Invalid names ("bad key", "1ST") are skipped.
         (
             json!({"name": "app", "envFrom": [{"configMapRef": {"name": "cfg"}}]}),

@@ -14,7 +14,7 @@ pub struct FetchError {
     pub namespace: String,
     pub name: String,
     #[source]
-    pub source: kube::Error,
+    pub source: Box<kube::Error>,
 }
 
 /// ConfigMaps and Secrets of one namespace by name; `None` records that the object does not
@@ -81,7 +81,7 @@ where
         kind,
         namespace: namespace.to_string(),
         name: name.to_string(),
-        source,
+        source: Box::new(source),
     })
 }
 
