@@ -111,6 +111,10 @@ pub async fn run(
     );
     let pki = Arc::new(pki::Pki::load_or_create(&config.data_dir, &names)?);
     let token = join::load_or_create_token(&config.data_dir, &pki.ca_pem)?;
+    tracing::info!(
+        "node join token: {}",
+        config.data_dir.join("token").display()
+    );
     let kubelets = kubelet_proxy::KubeletProxy::new(&pki).map_err(RunError::KubeletClient)?;
     let listener = server::Listener::bind(
         SocketAddr::new(config.bind_address, config.https_port),

@@ -58,12 +58,20 @@ fn container_defaulting() {
     }
 }
 
+/// Subresource, pod, client query, and the kubelet path or the error code and message.
+type TargetCase<'a> = (
+    PodSubresource,
+    &'a Value,
+    &'a str,
+    Result<&'a str, (u16, &'a str)>,
+);
+
 #[test]
 fn pod_targets() {
     let one = pod(&["c1"], Some("n1"));
     let two = pod(&["a", "b"], Some("n1"));
     use PodSubresource::*;
-    let cases: Vec<(PodSubresource, &Value, &str, Result<&str, (u16, &str)>)> = vec![
+    let cases: Vec<TargetCase> = vec![
         (Log, &one, "", Ok("/containerLogs/ns1/web/c1")),
         (
             Log,
