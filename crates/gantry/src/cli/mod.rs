@@ -1,10 +1,14 @@
 //! The command line: one file per subcommand.
 
+mod agent;
 mod controller_manager;
+mod down;
+mod image;
 mod kubeconfig;
 mod scheduler;
 mod server;
 mod sim;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +25,14 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a complete single-node cluster on this machine (control plane + agent).
+    Up(up::UpArgs),
+    /// Stop the cluster `gantry up` started and remove what it created on the host.
+    Down(down::DownArgs),
+    /// Run a worker node: containerd, kubelet and the kubelet API.
+    Agent(agent::AgentArgs),
+    /// Manage a node's images.
+    Image(image::ImageArgs),
     /// Run the control plane: API server and embedded store.
     Server(server::ServerArgs),
     /// Simulate nodes that run pods without containers (like KWOK).
@@ -34,6 +46,10 @@ enum Command {
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Up(args) => up::run(args),
+            Command::Down(args) => down::run(args),
+            Command::Agent(args) => agent::run(args),
+            Command::Image(args) => image::run(args),
             Command::Server(args) => server::run(args),
             Command::Sim(args) => sim::run(args),
             Command::ControllerManager(args) => controller_manager::run(args),

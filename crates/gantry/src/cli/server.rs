@@ -14,13 +14,13 @@ use tokio::sync::watch;
 pub struct ServerArgs {
     /// Directory for all state: store, certificates, kubeconfig.
     #[arg(long, default_value = "/var/lib/gantry")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
-    bind_address: IpAddr,
+    pub(crate) bind_address: IpAddr,
     /// Port of the HTTPS API.
     #[arg(long, default_value_t = 6443)]
-    https_port: u16,
+    pub(crate) https_port: u16,
     /// How long events are kept after they were last seen (e.g. 1h, 30m, 90s).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     event_ttl: std::time::Duration,
@@ -149,7 +149,7 @@ async fn run_components(
     while tasks.join_next().await.is_some() {}
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),

@@ -1,0 +1,90 @@
+//! `gantry down`: stops the cluster `gantry up` started in a data dir, removing its pods first,
+//! then what it created on the host: mounts under the data dir, pod cgroups and the pod
+//! network's bridge. The data dir itself (store, certificates, kubeconfig) stays.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+
+#[derive(Args)]
+pub struct DownArgs {
+    /// The data dir of the cluster to stop.
+    #[arg(long, default_value = "/var/lib/gantry")]
+    data_dir: PathBuf,
+}
+
+/// The marker that tells a stopping agent to remove its pods instead of leaving them running.
+pub fn teardown_marker(agent_dir: &Path) -> PathBuf {
+    agent_dir.join(".teardown")
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for the process.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+pub fn run(args: DownArgs) -> anyhow::Result<()> {
+    let agent_dir = args.data_dir.join("agent");
+    let pid_file = super::up::pid_file(&args.data_dir);
+    match std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
+        Some(pid) if alive(pid) => {
+            std::fs::write(teardown_marker(&agent_dir), b"").context("writing the teardown marker")?;
+            eprintln!("stopping gantry (pid {pid}) and its pods");
+            // SAFETY: sending SIGTERM to a pid we read from our own pid file.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if alive(pid) {
+                anyhow::bail!("gantry (pid {pid}) did not stop within 90 s");
+            }
+        }
+        _ => eprintln!("no running gantry in {}; cleaning up what is left", args.data_dir.display()),
+    }
+    let _ = std::fs::remove_file(teardown_marker(&agent_dir));
+    let _ = std::fs::remove_file(&pid_file);
+    cleanup_host(&args.data_dir, &agent_dir)
+}
+
+/// Unmounts everything under the data dir, removes the node's cgroups and bridge.
+pub fn cleanup_host(data_dir: &Path, agent_dir: &Path) -> anyhow::Result<()> {
+    let data = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut mounts: Vec<String> = mountinfo
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(String::from))
+        .filter(|m| Path::new(m).starts_with(&data))
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in &mounts {
+        let Ok(c) = std::ffi::CString::new(m.as_str()) else { continue };
+        // SAFETY: umount2 on a path string we own; MNT_DETACH never blocks.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+    if !mounts.is_empty() {
+        eprintln!("unmounted {} mount(s) under {}", mounts.len(), data.display());
+    }
+    if let Ok(node) = std::fs::read_to_string(agent_dir.join("node-name")) {
+        let node = node.trim();
+        if !node.is_empty() {
+            let root = format!("/gantry/{node}");
+            gantry_kubelet::cgroup::remove(&root).context("removing the node's cgroups")?;
+            eprintln!("removed cgroups {root}");
+        }
+    }
+    let conflist = agent_dir.join("cni/net.d/10-gantry.conflist");
+    if let Some(bridge) = std::fs::read_to_string(&conflist)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["plugins"][0]["bridge"].as_str().map(String::from))
+    {
+        let out = std::process::Command::new("ip").args(["link", "delete", &bridge]).output();
+        if out.is_ok_and(|o| o.status.success()) {
+            eprintln!("removed bridge {bridge}");
+        }
+    }
+    Ok(())
+}

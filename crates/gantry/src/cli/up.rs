@@ -1,0 +1,142 @@
+//! `gantry up`: a complete single-node cluster on this machine in one process — the control
+//! plane (API server, embedded store, scheduler, controllers) and an agent (managed containerd,
+//! kubelet) — with progress printed while it starts and kubectl ready at the end.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use k8s_openapi::api::core::v1::Node;
+use tokio::sync::watch;
+
+use super::agent::AgentArgs;
+use super::server::ServerArgs;
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Node name (default: the host name).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// The node's IP (default: the address of the interface of the default route).
+    #[arg(long)]
+    node_ip: Option<IpAddr>,
+    /// Port of the kubelet API.
+    #[arg(long, default_value_t = 10250)]
+    kubelet_port: u16,
+    /// Registries reached over plain HTTP (HOST:PORT); may be repeated.
+    #[arg(long)]
+    insecure_registry: Vec<String>,
+    /// Name of the Linux bridge of the pod network (distinct per cluster on one host).
+    #[arg(long, default_value = "gantry0")]
+    cni_bridge: String,
+}
+
+/// The file holding the PID of a running `gantry up`, for `gantry down`.
+pub fn pid_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("gantry.pid")
+}
+
+fn say(started: Instant, msg: &str) {
+    eprintln!("[{:>6.2}s] {msg}", started.elapsed().as_secs_f64());
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let data_dir = args.server.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::write(pid_file(&data_dir), std::process::id().to_string()).context("writing the pid file")?;
+    let host = match args.server.bind_address {
+        IpAddr::V4(a) if a.is_unspecified() => "127.0.0.1".to_string(),
+        IpAddr::V6(a) if a.is_unspecified() => "[::1]".to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+        a => a.to_string(),
+    };
+    let server_url = format!("https://{host}:{}", args.server.https_port);
+    let token_file = data_dir.join("token");
+    let kubeconfig = data_dir.join("kubeconfig.yaml");
+    say(started, &format!("starting the control plane on {server_url} (data in {})", data_dir.display()));
+    let server = std::thread::spawn(move || super::server::run(args.server));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            super::server::wait_for_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let client = wait_for_control_plane(&kubeconfig, &token_file, &server).await?;
+        say(started, "control plane ready");
+        let token = std::fs::read_to_string(&token_file).context("reading the node token")?;
+        let agent = AgentArgs {
+            server: server_url.clone(),
+            token: token.trim().to_string(),
+            data_dir: data_dir.join("agent"),
+            node_name: args.node_name.clone(),
+            node_ip: args.node_ip,
+            kubelet_port: args.kubelet_port,
+            container_runtime_endpoint: None,
+            cluster_dns: "10.43.0.10".into(),
+            cluster_domain: "cluster.local".into(),
+            insecure_registry: args.insecure_registry.clone(),
+            cni_bridge: args.cni_bridge.clone(),
+            node_label: vec!["node-role.kubernetes.io/control-plane=true".into()],
+            max_pods: 110,
+        };
+        let mut agent_task = tokio::spawn(super::agent::serve(agent, stop_rx, move |m| say(started, m)));
+        tokio::select! {
+            node = wait_for_ready_node(&client) => {
+                say(started, &format!("node {node} is Ready"));
+                say(started, &format!("cluster up; kubeconfig: {}", kubeconfig.display()));
+                println!("export KUBECONFIG={}", kubeconfig.display());
+            }
+            r = &mut agent_task => return r.context("agent task")?,
+        }
+        // Runs until SIGTERM/SIGINT stops the agent (and the control plane, which sees it too).
+        agent_task.await.context("agent task")?
+    });
+    let server_result = server.join().map_err(|_| anyhow::anyhow!("the control plane thread panicked"))?;
+    let _ = std::fs::remove_file(pid_file(&data_dir));
+    result.and(server_result)
+}
+
+async fn wait_for_control_plane(kubeconfig: &Path, token: &Path, server: &std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<kube::Client> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if server.is_finished() {
+            anyhow::bail!("the control plane stopped during start-up (see the log above)");
+        }
+        if kubeconfig.exists() && token.exists() {
+            if let Ok(client) = super::kubeconfig::client(kubeconfig).await {
+                if client.apiserver_version().await.is_ok() {
+                    return Ok(client);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("the control plane did not become ready within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_ready_node(client: &kube::Client) -> String {
+    let nodes: kube::Api<Node> = kube::Api::all(client.clone());
+    loop {
+        if let Ok(list) = nodes.list(&Default::default()).await {
+            for n in list.items {
+                let ready = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                if ready {
+                    return n.metadata.name.unwrap_or_default();
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
