@@ -16,7 +16,7 @@ use crate::{Body, HandlerError, logs, tunnel};
 pub async fn handle(req: Request<Incoming>, cri: &Cri, authenticated: bool) -> Response<Body> {
     let route = match route(req.method(), req.uri().path(), req.uri().query()) {
         Ok(route) => route,
-        Err(err) if !authenticated => return text(StatusCode::UNAUTHORIZED, &unauthorized(err)),
+        Err(_) if !authenticated => return text(StatusCode::UNAUTHORIZED, UNAUTHORIZED),
         Err(RouteError::NotFound) => return text(StatusCode::NOT_FOUND, "404 page not found"),
         Err(RouteError::MethodNotAllowed) => {
             return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
@@ -46,9 +46,7 @@ pub async fn handle(req: Request<Incoming>, cri: &Cri, authenticated: bool) -> R
     }
 }
 
-fn unauthorized(_: RouteError) -> String {
-    "Unauthorized: a client certificate is required".into()
-}
+const UNAUTHORIZED: &str = "Unauthorized: a client certificate is required";
 
 async fn dispatch(
     req: Request<Incoming>,

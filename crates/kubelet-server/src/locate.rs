@@ -216,7 +216,9 @@ mod tests {
             container("s2-1", "s2", 1, 4),
             container("s2-0", "s2", 0, 3),
         ];
-        let cases: Vec<(&[api::Container], Option<&str>, bool, Option<&str>)> = vec![
+        // (containers, chosen sandbox, previous, expected container)
+        type Case<'a> = (&'a [api::Container], Option<&'a str>, bool, Option<&'a str>);
+        let cases: Vec<Case> = vec![
             (&all, Some("s2"), false, Some("s2-1")),
             (&all, Some("s2"), true, Some("s2-0")),
             (&all, Some("s1"), false, Some("s1-0")),

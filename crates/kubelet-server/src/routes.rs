@@ -66,7 +66,7 @@ pub fn route(method: &Method, path: &str, query: Option<&str>) -> Result<Route, 
     let segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect::<Result<_, _>>()?;
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let params = Params(

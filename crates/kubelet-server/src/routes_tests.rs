@@ -26,7 +26,8 @@ fn routes() {
     let get = Method::GET;
     let post = Method::POST;
     let t0 = 1_714_557_600_000_000_000i128;
-    let cases: Vec<(Method, &str, Option<&str>, Result<Route, RouteError>)> = vec![
+    type Case<'a> = (Method, &'a str, Option<&'a str>, Result<Route, RouteError>);
+    let cases: Vec<Case> = vec![
         (get.clone(), "/healthz", None, Ok(Route::Healthz)),
         (get.clone(), "/nope", None, Err(RouteError::NotFound)),
         (

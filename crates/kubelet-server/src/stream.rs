@@ -137,6 +137,16 @@ pub async fn dial(url: &str, method: Method, headers: HeaderMap) -> Result<Upstr
         Err(_) => Bytes::new(),
     };
     tracing::debug!(status = %parts.status, body = %String::from_utf8_lossy(&bytes), "runtime refused the upgrade");
+    let bytes = if bytes.is_empty() {
+        // containerd 1.6 refuses unknown WebSocket subprotocols (v5.channel.k8s.io) with an empty
+        // 403: keep the status (any non-101 makes kubectl fall back to SPDY), say why.
+        Bytes::from(format!(
+            "the container runtime refused the upgrade ({})\n",
+            parts.status
+        ))
+    } else {
+        bytes
+    };
     let mut refused = Response::new(
         Full::new(bytes)
             .map_err(|never| match never {})
@@ -150,6 +160,12 @@ pub async fn dial(url: &str, method: Method, headers: HeaderMap) -> Result<Upstr
         if let Some(value) = parts.headers.get(&name) {
             refused.headers_mut().insert(name, value.clone());
         }
+    }
+    if !refused.headers().contains_key(header::CONTENT_TYPE) {
+        refused.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
     }
     Ok(Upstream::Refused(refused))
 }
