@@ -26,10 +26,38 @@ enum ImageCommand {
         #[arg(long)]
         container_runtime_endpoint: Option<String>,
     },
+    /// Build a busybox image archive from the host's static busybox (for tests and air-gapped use).
+    Busybox {
+        /// The archive to write.
+        output: PathBuf,
+        /// The image's name.
+        #[arg(long, default_value = "gantry.local/busybox:latest")]
+        name: String,
+        /// The static busybox binary.
+        #[arg(long, default_value = "/bin/busybox")]
+        busybox: PathBuf,
+    },
+}
+
+fn busybox(output: &std::path::Path, name: &str, busybox: &std::path::Path) -> anyhow::Result<()> {
+    let spec = gantry_cri::oci::ImageSpec {
+        name: name.to_string(),
+        entries: gantry_cri::oci::busybox_entries(busybox)?,
+        cmd: vec!["sh".into()],
+        env: vec!["PATH=/usr/sbin:/usr/bin:/sbin:/bin".into()],
+        ..Default::default()
+    };
+    let bytes = gantry_cri::oci::build_archive(&spec)?;
+    std::fs::write(output, bytes).with_context(|| format!("writing {}", output.display()))?;
+    eprintln!("wrote {name} to {}", output.display());
+    Ok(())
 }
 
 pub fn run(args: ImageArgs) -> anyhow::Result<()> {
-    let ImageCommand::Import { files, data_dir, container_runtime_endpoint } = args.command;
+    let (files, data_dir, container_runtime_endpoint) = match args.command {
+        ImageCommand::Busybox { output, name, busybox: bin } => return busybox(&output, &name, &bin),
+        ImageCommand::Import { files, data_dir, container_runtime_endpoint } => (files, data_dir, container_runtime_endpoint),
+    };
     let socket = match container_runtime_endpoint {
         Some(e) => gantry_cri::client::socket_path(&e),
         None => data_dir.join("containerd/containerd.sock"),
