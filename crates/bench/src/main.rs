@@ -12,6 +12,7 @@ mod latency;
 mod list;
 mod load;
 mod machine;
+mod node;
 mod pod;
 mod report;
 mod run;
@@ -90,6 +91,8 @@ pub enum Scenario {
     Api,
     /// 1,000 simulated nodes and 10,000 pods as Deployments: bound/s, create-to-Running.
     Scheduling,
+    /// One real agent (containerd): pod create-to-Running, agent RSS and CPU.
+    Node,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -105,6 +108,7 @@ fn main() -> anyhow::Result<()> {
     let report = match args.scenario {
         Scenario::Api => runtime.block_on(run::run(&args, command))?,
         Scenario::Scheduling => runtime.block_on(scheduling::run(&args, command))?,
+        Scenario::Node => runtime.block_on(node::run(&args, command))?,
     };
     if report.failures() > 0 {
         eprintln!("{} figure(s) missed their target", report.failures());

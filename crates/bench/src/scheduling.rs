@@ -32,10 +32,10 @@ const PODS_DEADLINE: Duration = Duration::from_secs(300);
 
 /// When this client first saw each step of one pod.
 #[derive(Default, Clone, Copy)]
-struct Seen {
-    added: Option<Instant>,
-    bound: Option<Instant>,
-    running: Option<Instant>,
+pub(crate) struct Seen {
+    pub(crate) added: Option<Instant>,
+    pub(crate) bound: Option<Instant>,
+    pub(crate) running: Option<Instant>,
 }
 
 #[derive(Deserialize)]
@@ -285,7 +285,7 @@ async fn wait_nodes_ready(connector: &Connector, n: usize) -> anyhow::Result<()>
 }
 
 /// Reads the watch until `total` pods were seen Running, or `stop`.
-async fn read_events(
+pub(crate) async fn read_events(
     mut body: hyper::body::Incoming,
     total: usize,
     mut stop: watch::Receiver<bool>,

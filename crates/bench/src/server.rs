@@ -150,7 +150,7 @@ impl Server {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(probe.local_addr().context("finding a free port")?.port())
 }
