@@ -1,0 +1,462 @@
+//! The node test harness: a real single-node cluster (`gantry up` with its own containerd) in
+//! a temporary data dir, with ports, bridge, pod CIDR and node name unique to each test so tests
+//! run in parallel beside each other and beside any other cluster on the host.
+//!
+//! Nothing here sleeps to synchronise: every wait polls a condition against a deadline.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a cluster gets to start or stop.
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a pod gets to reach a state.
+pub const POD_DEADLINE: Duration = Duration::from_secs(60);
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The name under which the busybox archive is imported.
+pub const BUSYBOX: &str = "gantry.local/busybox:latest";
+
+/// Polls `condition` until it holds; panics naming `what` when `timeout` passes first.
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        // Back-off between polls, not synchronisation: the condition decides when to go on.
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// The gantry binary under test.
+pub fn gantry() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gantry"))
+}
+
+/// The kubectl binary of one minor version (1.32 is the system's default).
+pub fn kubectl_binary(minor: u32) -> PathBuf {
+    if minor == 32 {
+        PathBuf::from("/usr/bin/kubectl")
+    } else {
+        PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"))
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (the listener is closed before the port is used).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a probe listener");
+    listener
+        .local_addr()
+        .expect("probe listener address")
+        .port()
+}
+
+/// The busybox image archive, built once per test binary with `gantry image busybox`.
+pub fn busybox_archive() -> &'static Path {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join("node-tests-busybox.tar");
+        // Written under a private name and renamed: concurrent test binaries never see half a file.
+        let partial = dir.join(format!("node-tests-busybox.{}.tar", std::process::id()));
+        let out = gantry()
+            .args(["image", "busybox"])
+            .arg(&partial)
+            .args(["--name", BUSYBOX])
+            .output()
+            .expect("running gantry image busybox");
+        assert!(
+            out.status.success(),
+            "gantry image busybox: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&partial, &path).expect("renaming the busybox archive");
+        path
+    })
+}
+
+/// Extra settings of one cluster.
+#[derive(Default)]
+pub struct Options {
+    /// `--insecure-registry` values.
+    pub insecure_registries: Vec<String>,
+}
+
+/// A running `gantry up`; `gantry down` when dropped.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    pub https_port: u16,
+    pub kubelet_port: u16,
+    pub bridge: String,
+    pub cidr: String,
+    pub node: String,
+    args: Vec<String>,
+    child: Option<Child>,
+    down_done: bool,
+}
+
+impl Cluster {
+    /// Starts cluster number `n` (unique per test: it picks the pod CIDR 10.(60+n).0.0/16).
+    pub fn start(n: u8) -> Cluster {
+        Cluster::start_with(n, Options::default())
+    }
+
+    /// Like [`Cluster::start`] with extra settings.
+    pub fn start_with(n: u8, options: Options) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("gantry-node-")
+            .tempdir()
+            .expect("creating the data dir");
+        let images = dir.path().join("agent/images");
+        std::fs::create_dir_all(&images).expect("creating DATA/agent/images");
+        std::fs::copy(busybox_archive(), images.join("busybox.tar"))
+            .expect("copying the busybox archive");
+        // Unique across tests (n) and across concurrent runs (the pid), at most 15 characters.
+        let pid = std::process::id() % 100_000;
+        let bridge = format!("gn{pid}t{n}");
+        assert!(bridge.len() <= 15);
+        let mut cluster = Cluster {
+            dir,
+            https_port: free_port(),
+            kubelet_port: free_port(),
+            bridge,
+            cidr: format!("10.{}.0.0/16", 60 + n),
+            node: format!("gnode-{pid}-{n}"),
+            args: options
+                .insecure_registries
+                .iter()
+                .flat_map(|r| ["--insecure-registry".to_string(), r.clone()])
+                .collect(),
+            child: None,
+            down_done: false,
+        };
+        cluster.spawn();
+        cluster
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data_dir().join("kubeconfig.yaml")
+    }
+
+    /// The containerd socket of the node.
+    pub fn containerd_socket(&self) -> PathBuf {
+        self.data_dir().join("agent/containerd/containerd.sock")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir().join("up.log")
+    }
+
+    fn stdout_path(&self) -> PathBuf {
+        self.data_dir().join("up.stdout")
+    }
+
+    /// The output of `gantry up` so far (every start), for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("opening the log");
+        let _ = std::fs::remove_file(self.stdout_path());
+        let stdout = std::fs::File::create(self.stdout_path()).expect("creating the stdout file");
+        let child = gantry()
+            .arg("up")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--https-port", &self.https_port.to_string()])
+            .args(["--kubelet-port", &self.kubelet_port.to_string()])
+            .args(["--cni-bridge", &self.bridge])
+            .args(["--cluster-cidr", &self.cidr])
+            .args(["--node-name", &self.node])
+            .args(&self.args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(log)
+            .spawn()
+            .expect("starting gantry up");
+        self.child = Some(child);
+        let mut exited = None;
+        wait_until(
+            "gantry up prints the kubeconfig export",
+            START_DEADLINE,
+            || {
+                if let Some(status) = self
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten())
+                {
+                    exited = Some(status);
+                    return true;
+                }
+                std::fs::read_to_string(self.stdout_path())
+                    .is_ok_and(|s| s.contains("export KUBECONFIG="))
+            },
+        );
+        assert!(
+            exited.is_none(),
+            "gantry up exited with {exited:?}:\n{}",
+            self.log()
+        );
+        let expected = format!("export KUBECONFIG={}", self.kubeconfig().display());
+        let stdout = std::fs::read_to_string(self.stdout_path()).unwrap_or_default();
+        assert_eq!(stdout.trim(), expected);
+    }
+
+    /// Stops `gantry up` with SIGTERM (pods keep running) and waits until it has exited.
+    pub fn stop(&mut self) {
+        let mut child = self.child.take().expect("gantry up is running");
+        // SAFETY: sending SIGTERM to our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let mut status = None;
+        wait_until("gantry up exits after SIGTERM", START_DEADLINE, || {
+            status = child.try_wait().expect("polling gantry up");
+            status.is_some()
+        });
+        let status = status.expect("exit status");
+        assert!(
+            status.success(),
+            "gantry up did not exit cleanly: {status:?}\n{}",
+            self.log()
+        );
+    }
+
+    /// Starts `gantry up` again on the same data dir, ports, bridge and CIDR.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the cluster first");
+        self.spawn();
+    }
+
+    /// Runs `gantry down` and asserts it succeeded; the child must have exited afterwards.
+    pub fn down(&mut self) {
+        let out = gantry()
+            .arg("down")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .output()
+            .expect("running gantry down");
+        self.down_done = true;
+        assert!(
+            out.status.success(),
+            "gantry down failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        if let Some(mut child) = self.child.take() {
+            let mut status = None;
+            wait_until("gantry up exits after gantry down", START_DEADLINE, || {
+                status = child.try_wait().expect("polling gantry up");
+                status.is_some()
+            });
+        }
+    }
+
+    /// Runs the default kubectl (1.32) against the cluster.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_version(32, args)
+    }
+
+    /// Runs kubectl 1.`minor` against the cluster.
+    pub fn kubectl_version(&self, minor: u32, args: &[&str]) -> Output {
+        self.kubectl_command(minor)
+            .args(args)
+            .output()
+            .expect("running kubectl")
+    }
+
+    /// A kubectl command bound to the cluster's kubeconfig, to spawn.
+    pub fn kubectl_command(&self, minor: u32) -> Command {
+        let mut command = Command::new(kubectl_binary(minor));
+        command.env("KUBECONFIG", self.kubeconfig());
+        command
+    }
+
+    /// Runs kubectl and returns its stdout; panics with stderr and the log on failure.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl apply -f -` with `manifest` on stdin.
+    pub fn apply(&self, manifest: &str) {
+        let mut child = self
+            .kubectl_command(32)
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running kubectl apply");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(manifest.as_bytes())
+            .expect("writing the manifest");
+        let out = child.wait_with_output().expect("waiting for kubectl apply");
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}\n{manifest}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `kubectl get ARGS -o json`, parsed; `None` when kubectl fails (e.g. not found yet).
+    pub fn get_json(&self, args: &[&str]) -> Option<Value> {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = self.kubectl(&all);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// The pod `name` in the default namespace.
+    pub fn pod(&self, name: &str) -> Option<Value> {
+        self.get_json(&["get", "pod", name])
+    }
+
+    /// Waits until `condition` holds for pod `name`; returns the pod that satisfied it.
+    pub fn wait_pod(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        condition: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = None;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(pod) = self.pod(name) {
+                if condition(&pod) {
+                    return pod;
+                }
+                last = Some(pod);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting until pod {name} {what}; last seen:\n{}\n--- gantry up log (tail):\n{}",
+                last.map(|p| serde_json::to_string_pretty(&p["status"]).unwrap_or_default())
+                    .unwrap_or_default(),
+                tail(&self.log(), 40),
+            );
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Waits until pod `name` is Running and Ready.
+    pub fn wait_running(&self, name: &str) -> Value {
+        self.wait_pod(name, "is Running and Ready", POD_DEADLINE, |p| {
+            is_running_ready(p)
+        })
+    }
+
+    /// Whether the cluster's `gantry up` process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !self.down_done {
+            let _ = gantry()
+                .arg("down")
+                .arg("--data-dir")
+                .arg(self.data_dir())
+                .output();
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Whether the pod is Running and its Ready condition is True.
+pub fn is_running_ready(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Running"
+        && pod["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// The status of the first container of the pod.
+pub fn container_status(pod: &Value) -> &Value {
+    &pod["status"]["containerStatuses"][0]
+}
+
+/// The restart count of the first container of the pod.
+pub fn restart_count(pod: &Value) -> u64 {
+    container_status(pod)["restartCount"].as_u64().unwrap_or(0)
+}
+
+/// Whether an IPv4 address lies in a `/16` CIDR written `a.b.0.0/16`.
+pub fn in_cidr16(ip: &str, cidr: &str) -> bool {
+    let prefix: Vec<&str> = cidr.split('.').take(2).collect();
+    let parts: Vec<&str> = ip.split('.').collect();
+    parts.len() == 4 && parts[..2] == prefix[..]
+}
+
+/// Spawns a long-running command and waits until a line of its stdout contains `needle`;
+/// returns the child and that line.
+pub fn spawn_until_line(mut command: Command, needle: &str, timeout: Duration) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let needle = needle.to_string();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if line.contains(&needle) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(line) => (child, line),
+        Err(_) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collecting output");
+            panic!(
+                "no line containing the expected text; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
