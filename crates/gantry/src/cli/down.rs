@@ -20,9 +20,19 @@ pub fn teardown_marker(agent_dir: &Path) -> PathBuf {
     agent_dir.join(".teardown")
 }
 
+/// Whether the process runs. A zombie (exited, not yet reaped by its parent, e.g. a supervisor
+/// that started `gantry up` and now waits for `gantry down`) has stopped: it answers signal 0
+/// but will never exit further.
 fn alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks for the process.
-    unsafe { libc::kill(pid, 0) == 0 }
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    exists && std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| process_state(&s)) != Some('Z')
+}
+
+/// The state letter of a `/proc/PID/stat` line (the field after the parenthesised command,
+/// which may itself contain spaces and parentheses).
+fn process_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 pub fn run(args: DownArgs) -> anyhow::Result<()> {
@@ -87,4 +97,17 @@ pub fn cleanup_host(data_dir: &Path, agent_dir: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process_state;
+
+    #[test]
+    fn process_state_reads_the_field_after_the_command() {
+        assert_eq!(process_state("42 (gantry) S 1 42 42 0 -1"), Some('S'));
+        assert_eq!(process_state("42 (gantry) Z 1 42 42 0 -1"), Some('Z'));
+        assert_eq!(process_state("7 (a (b) c) R 1 7"), Some('R'));
+        assert_eq!(process_state("garbage"), None);
+    }
 }
