@@ -22,17 +22,29 @@ pub fn pod_cgroup(root: &str, qos: &str, uid: &str) -> String {
 
 /// Mounted v1 hierarchies (cpu, memory, pids, ...), skipping the unified and named ones.
 fn hierarchies() -> Vec<PathBuf> {
+    mounted(false)
+}
+
+/// The hierarchies under /sys/fs/cgroup: the v1 controllers, or with `all` every hierarchy.
+fn mounted(all: bool) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(CGROUP_FS) else { return vec![] };
     let mut out: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            name != "unified" && name != "systemd" && p.join("cgroup.procs").exists() && !p.join("cgroup.controllers").exists()
+            selected(&name, p.join("cgroup.procs").exists(), p.join("cgroup.controllers").exists(), all)
         })
         .collect();
     out.sort();
     out
+}
+
+/// Whether a hierarchy named `name` is used: pod cgroups are created in the v1 controllers only,
+/// but removed from every hierarchy, since runc also creates them in the named `systemd` one and
+/// in the `unified` (v2) one of a hybrid layout.
+fn selected(name: &str, is_cgroup: bool, is_v2: bool, all: bool) -> bool {
+    is_cgroup && (all || (name != "unified" && name != "systemd" && !is_v2))
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> KubeletError + '_ {
@@ -71,9 +83,9 @@ pub fn create(cgroup: &str, memory_limit: Option<i64>, cpu_shares: Option<i64>) 
     Ok(())
 }
 
-/// Removes the pod cgroup from every hierarchy (nested container cgroups first); idempotent.
+/// Removes the pod cgroup from every hierarchy, named and unified ones included (nested container cgroups first); idempotent.
 pub fn remove(cgroup: &str) -> Result<(), KubeletError> {
-    for h in hierarchies() {
+    for h in mounted(true) {
         let dir = h.join(cgroup.trim_start_matches('/'));
         remove_tree(&dir)?;
     }
@@ -138,6 +150,16 @@ mod tests {
         assert_eq!(pod_cgroup("/gantry/n1", "Guaranteed", "u"), "/gantry/n1/guaranteed/podu");
         assert_eq!(pod_cgroup("/gantry/n1/", "BestEffort", "u"), "/gantry/n1/besteffort/podu");
         assert_eq!(pod_cgroup("/gantry/n1", "Burstable", "u"), "/gantry/n1/burstable/podu");
+    }
+
+    #[test]
+    fn created_in_v1_controllers_removed_from_every_hierarchy() {
+        assert!(selected("memory", true, false, false));
+        assert!(!selected("systemd", true, false, false));
+        assert!(!selected("unified", true, true, false));
+        assert!(selected("systemd", true, false, true));
+        assert!(selected("unified", true, true, true));
+        assert!(!selected("stray-file", false, false, true));
     }
 
     #[test]
