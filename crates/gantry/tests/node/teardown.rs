@@ -99,6 +99,14 @@ spec:
     );
     assert!(!bridge.exists(), "bridge {} left", cluster.bridge);
     assert!(!cgroup.exists(), "{} left", cgroup.display());
+    // In every hierarchy: runc also creates the pods' cgroups in the named and unified ones.
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+        .expect("listing /sys/fs/cgroup")
+        .flatten()
+    {
+        let node = hierarchy.path().join("gantry").join(&cluster.node);
+        assert!(!node.exists(), "{} left", node.display());
+    }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("reading mountinfo");
     assert!(
         !mountinfo.contains(&data_dir.display().to_string()),
