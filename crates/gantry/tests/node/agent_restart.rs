@@ -1,7 +1,9 @@
 //! Restarting the agent (SIGTERM to `gantry up`, then `gantry up` again) leaves pods running:
 //! the same container, no restart, still Ready.
 
-use crate::harness::{BUSYBOX, Cluster, container_status, is_running_ready, restart_count};
+use crate::harness::{
+    BUSYBOX, Cluster, container_id, container_status, is_running_ready, restart_count,
+};
 
 #[test]
 fn agent_restart_leaves_pods_running() {
@@ -25,6 +27,9 @@ spec:
     ));
     let before = cluster.wait_running("survivor");
     let id = container_status(&before)["containerID"].clone();
+    let pid = cluster
+        .task_pid(&container_id(&before))
+        .expect("the container's task runs");
     let marker = cluster.kubectl_ok(&[
         "exec",
         "survivor",
@@ -61,6 +66,11 @@ spec:
         "the same container runs"
     );
     assert_eq!(restart_count(&after), 0);
+    assert_eq!(
+        cluster.task_pid(&container_id(&after)),
+        Some(pid),
+        "the same process runs"
+    );
     assert!(is_running_ready(&after));
     // The container was never restarted: what it wrote before is still there.
     let marker = cluster.kubectl_ok(&["exec", "survivor", "--", "cat", "/tmp/marker"]);

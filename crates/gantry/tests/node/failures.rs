@@ -1,42 +1,11 @@
 //! Containers that die: a main process killed from the host is restarted per restartPolicy
 //! Always, and a container over its memory limit reports OOMKilled.
 
-use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{BUSYBOX, Cluster, POD_DEADLINE, container_status, restart_count};
-
-/// The host PID of a container's task, from containerd (`ctr tasks ls`).
-fn task_pid(cluster: &Cluster, container_id: &str) -> Option<i32> {
-    let out = Command::new("ctr")
-        .arg("--address")
-        .arg(cluster.containerd_socket())
-        .args(["-n", "k8s.io", "tasks", "ls"])
-        .output()
-        .expect("running ctr");
-    assert!(
-        out.status.success(),
-        "ctr tasks ls: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|line| {
-            let mut fields = line.split_whitespace();
-            (fields.next() == Some(container_id))
-                .then(|| fields.next()?.parse().ok())
-                .flatten()
-        })
-}
-
-fn container_id(pod: &serde_json::Value) -> String {
-    let id = container_status(pod)["containerID"]
-        .as_str()
-        .expect("a container ID");
-    id.strip_prefix("containerd://")
-        .expect("a containerd ID")
-        .to_string()
-}
+use crate::harness::{
+    BUSYBOX, Cluster, POD_DEADLINE, container_id, container_status, restart_count,
+};
 
 #[test]
 fn main_process_killed_from_the_host_is_restarted() {
@@ -58,7 +27,9 @@ spec:
     let pod = cluster.wait_running("victim");
     assert_eq!(restart_count(&pod), 0);
     let id = container_id(&pod);
-    let pid = task_pid(&cluster, &id).unwrap_or_else(|| panic!("no task for container {id}"));
+    let pid = cluster
+        .task_pid(&id)
+        .unwrap_or_else(|| panic!("no task for container {id}"));
     let comm =
         std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("reading the task's comm");
     assert_eq!(

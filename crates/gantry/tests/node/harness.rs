@@ -51,11 +51,20 @@ pub fn kubectl_binary(minor: u32) -> PathBuf {
 
 /// A free TCP port on 127.0.0.1 (the listener is closed before the port is used).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a probe listener");
-    listener
-        .local_addr()
-        .expect("probe listener address")
-        .port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free TCP ports on 127.0.0.1 (all probe listeners are open at once).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding a probe listener"))
+        .collect();
+    std::array::from_fn(|i| {
+        listeners[i]
+            .local_addr()
+            .expect("probe listener address")
+            .port()
+    })
 }
 
 /// The busybox image archive, built once per test binary with `gantry image busybox`.
@@ -122,10 +131,11 @@ impl Cluster {
         let pid = std::process::id() % 100_000;
         let bridge = format!("gn{pid}t{n}");
         assert!(bridge.len() <= 15);
+        let [https_port, kubelet_port] = free_ports();
         let mut cluster = Cluster {
             dir,
-            https_port: free_port(),
-            kubelet_port: free_port(),
+            https_port,
+            kubelet_port,
             bridge,
             cidr: format!("10.{}.0.0/16", 60 + n),
             node: format!("gnode-{pid}-{n}"),
@@ -373,6 +383,31 @@ impl Cluster {
         })
     }
 
+    /// The host PID of a running container's task (container ID without `containerd://`),
+    /// from the node's containerd (`ctr tasks ls`).
+    pub fn task_pid(&self, container_id: &str) -> Option<i32> {
+        let out = Command::new("ctr")
+            .arg("--address")
+            .arg(self.containerd_socket())
+            .args(["-n", "k8s.io", "tasks", "ls"])
+            .output()
+            .expect("running ctr");
+        assert!(
+            out.status.success(),
+            "ctr tasks ls: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|line| {
+                let mut fields = line.split_whitespace();
+                let (id, pid, state) = (fields.next()?, fields.next()?, fields.next()?);
+                (id == container_id && state == "RUNNING")
+                    .then(|| pid.parse().ok())
+                    .flatten()
+            })
+    }
+
     /// Whether the cluster's `gantry up` process is still running.
     pub fn alive(&mut self) -> bool {
         self.child
@@ -415,6 +450,16 @@ pub fn is_running_ready(pod: &Value) -> bool {
 /// The status of the first container of the pod.
 pub fn container_status(pod: &Value) -> &Value {
     &pod["status"]["containerStatuses"][0]
+}
+
+/// The containerd ID of the first container of the pod (without `containerd://`).
+pub fn container_id(pod: &Value) -> String {
+    let id = container_status(pod)["containerID"]
+        .as_str()
+        .expect("a container ID");
+    id.strip_prefix("containerd://")
+        .expect("a containerd ID")
+        .to_string()
 }
 
 /// The restart count of the first container of the pod.

@@ -5,7 +5,8 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::harness::{
-    BUSYBOX, Cluster, POD_DEADLINE, in_cidr16, is_running_ready, spawn_until_line, wait_until,
+    BUSYBOX, Cluster, POD_DEADLINE, container_id, in_cidr16, is_running_ready, spawn_until_line,
+    wait_until,
 };
 
 fn deployment() -> String {
@@ -80,6 +81,16 @@ fn deployment_runs_and_serves_logs_exec_port_forward_and_cp() {
             "{status}"
         );
         assert!(status["state"]["running"].is_object(), "{status}");
+        let pid = cluster
+            .task_pid(&container_id(pod))
+            .unwrap_or_else(|| panic!("no running task for {status}"));
+        let comm =
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("reading the task's comm");
+        assert_eq!(
+            comm.trim(),
+            "httpd",
+            "the container's main process on the host"
+        );
     }
     let name = pods[0]["metadata"]["name"]
         .as_str()
