@@ -62,17 +62,16 @@ spec:
     assert_eq!(pod["status"]["phase"], "Running");
 }
 
-#[test]
-fn container_over_its_memory_limit_is_oom_killed() {
-    let cluster = Cluster::start(5);
-    // dd reads 64 MiB of /dev/zero into one buffer: the pages are touched, the 16 MiB limit trips.
-    cluster.apply(&format!(
+/// A pod whose one container reads 64 MiB into a single buffer (`dd` touches every page) under
+/// a 16 MiB memory limit.
+fn memory_hog(name: &str, restart_policy: &str) -> String {
+    format!(
         r#"apiVersion: v1
 kind: Pod
 metadata:
-  name: hog
+  name: {name}
 spec:
-  restartPolicy: Never
+  restartPolicy: {restart_policy}
   containers:
   - name: main
     image: {BUSYBOX}
@@ -82,8 +81,15 @@ spec:
       limits:
         memory: 16Mi
 "#
-    ));
-    let pod = cluster.wait_pod("hog", "has terminated", Duration::from_secs(60), |p| {
+    )
+}
+
+#[test]
+fn container_over_its_memory_limit_is_oom_killed() {
+    let cluster = Cluster::start(5);
+    cluster.apply(&memory_hog("hog", "Never"));
+    cluster.apply(&memory_hog("hog-again", "Always"));
+    let pod = cluster.wait_pod("hog", "has failed", Duration::from_secs(60), |p| {
         container_status(p)["state"]["terminated"].is_object() && p["status"]["phase"] == "Failed"
     });
     let status = container_status(&pod);
@@ -91,4 +97,16 @@ spec:
     assert_eq!(terminated["reason"], "OOMKilled", "{status}");
     assert_eq!(terminated["exitCode"], 137, "{status}");
     assert_eq!(restart_count(&pod), 0);
+
+    // With restartPolicy Always the kill is the last state of a restarted container.
+    let pod = cluster.wait_pod(
+        "hog-again",
+        "was restarted after an OOM kill",
+        Duration::from_secs(60),
+        |p| restart_count(p) >= 1 && container_status(p)["lastState"]["terminated"].is_object(),
+    );
+    let status = container_status(&pod);
+    let last = &status["lastState"]["terminated"];
+    assert_eq!(last["reason"], "OOMKilled", "{status}");
+    assert_eq!(last["exitCode"], 137, "{status}");
 }
