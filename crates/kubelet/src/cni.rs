@@ -49,9 +49,58 @@ pub fn write(conf_dir: &Path, pod_cidr: &str, bridge: &str, ipam_dir: &Path) -> 
     Ok(true)
 }
 
+/// The host-local allocations in `ipam_dir/gantry` (one file per IP whose first line is the
+/// sandbox ID) that belong to no live sandbox: leaked by a crash between ADD and DEL.
+pub fn stale_allocations(files: &[(String, String)], live: &std::collections::HashSet<String>) -> Vec<String> {
+    files
+        .iter()
+        .filter(|(name, _)| name.parse::<std::net::IpAddr>().is_ok())
+        .filter(|(_, content)| {
+            let owner = content.lines().next().unwrap_or_default().trim();
+            !owner.is_empty() && !live.contains(owner)
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Removes stale allocations (see [`stale_allocations`]) older than a minute (a sandbox being
+/// created right now has its address before the runtime lists it); returns how many.
+pub fn collect_allocations(ipam_dir: &Path, live: &std::collections::HashSet<String>) -> usize {
+    let dir = ipam_dir.join("gantry");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
+    let files: Vec<(String, String)> = entries
+        .flatten()
+        .filter(|e| {
+            let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            age.is_some_and(|a| a > std::time::Duration::from_secs(60))
+        })
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            std::fs::read_to_string(e.path()).ok().map(|c| (name, c))
+        })
+        .collect();
+    let stale = stale_allocations(&files, live);
+    for name in &stale {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    stale.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_allocations_are_those_of_dead_sandboxes() {
+        let files = vec![
+            ("10.42.0.2".to_string(), "abc\r\neth0".replace("\\r\\n", "\r\n")),
+            ("10.42.0.3".to_string(), "dead\neth0".replace("\\n", "\n")),
+            ("last_reserved_ip.0".to_string(), "10.42.0.3".to_string()),
+            ("lock".to_string(), String::new()),
+        ];
+        let live = std::collections::HashSet::from(["abc".to_string()]);
+        assert_eq!(stale_allocations(&files, &live), vec!["10.42.0.3".to_string()]);
+    }
 
     #[test]
     fn conflist_uses_the_pod_cidr() {

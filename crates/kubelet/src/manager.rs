@@ -97,9 +97,13 @@ async fn collect_orphans(ctx: &Context, known: &HashSet<String>) {
         ..Default::default()
     };
     let Ok(list) = ctx.cri.runtime.clone().list_pod_sandbox(api::ListPodSandboxRequest { filter: Some(filter) }).await else { return };
-    let mut orphans: HashSet<String> = list
-        .into_inner()
-        .items
+    let sandboxes = list.into_inner().items;
+    let live: HashSet<String> = sandboxes.iter().map(|s| s.id.clone()).collect();
+    let freed = crate::cni::collect_allocations(&ctx.cfg.root_dir.join("cni-ipam"), &live);
+    if freed > 0 {
+        tracing::info!(freed, "released pod IPs of sandboxes that no longer exist");
+    }
+    let mut orphans: HashSet<String> = sandboxes
         .into_iter()
         .filter_map(|s| s.labels.get(labels::POD_UID).cloned())
         .filter(|uid| !known.contains(uid))
