@@ -10,7 +10,7 @@ use hyper::{Request, Response, StatusCode};
 use crate::locate::LocateError;
 use crate::routes::{Route, RouteError, route};
 use crate::stream::{self, Call};
-use crate::{Body, HandlerError, logs, tunnel};
+use crate::{Body, HandlerError, logs, translate, tunnel};
 
 /// Answers one request. `authenticated`: the client presented a certificate the CA signed.
 pub async fn handle(req: Request<Incoming>, cri: &Cri, authenticated: bool) -> Response<Body> {
@@ -59,12 +59,20 @@ async fn dispatch(
         Route::Exec(target, query) => {
             stream::check_upgrade(&req)?;
             let url = stream::url(cri, Call::Exec(&target, &query)).await?;
-            stream::proxy(req, &url).await
+            if translate::wants_v5(req.headers()) {
+                translate::translate(req, &url, &query).await
+            } else {
+                stream::proxy(req, &url).await
+            }
         }
         Route::Attach(target, query) => {
             stream::check_upgrade(&req)?;
             let url = stream::url(cri, Call::Attach(&target, &query)).await?;
-            stream::proxy(req, &url).await
+            if translate::wants_v5(req.headers()) {
+                translate::translate(req, &url, &query).await
+            } else {
+                stream::proxy(req, &url).await
+            }
         }
         Route::PortForward(pod, ports) => {
             stream::check_upgrade(&req)?;

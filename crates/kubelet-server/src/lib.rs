@@ -4,16 +4,21 @@
 //! Entry point: [`serve`]. Containers are found through CRI by the labels the kubelet puts on
 //! sandboxes and containers (`locate`); log files are parsed and selected by pure functions
 //! (`logs::parse`, `logs::select`); upgrades are re-issued to the runtime and piped (`stream`),
-//! except WebSocket port-forward tunnelling, which is unwrapped onto SPDY (`tunnel`).
+//! except WebSocket port-forward tunnelling, which is unwrapped onto SPDY (`tunnel`), and
+//! WebSocket `v5.channel.k8s.io` exec/attach, translated to SPDY by our own client (`translate`,
+//! `v5`, `spdy`).
 
 pub mod handler;
 pub mod locate;
 pub mod logs;
 pub mod routes;
 pub mod server;
+pub mod spdy;
 pub mod stream;
 pub mod tls;
+pub mod translate;
 pub mod tunnel;
+pub mod v5;
 
 use bytes::Bytes;
 

@@ -31,7 +31,8 @@ pub fn wants_tunnel(headers: &HeaderMap) -> bool {
     websocket && offered(headers).any(|p| p == TUNNEL_PROTOCOL)
 }
 
-fn offered(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+/// The WebSocket subprotocols a request offers.
+pub(crate) fn offered(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

@@ -1,0 +1,242 @@
+//! SPDY/3 name/value header blocks: the plain block (`encode_block`, `decode_block`) and the
+//! zlib contexts that carry it (`Deflater`, `Inflater`), one per direction for the whole session,
+//! primed with the SPDY/3 dictionary and sync-flushed after every block.
+
+use std::sync::LazyLock;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+
+use super::SpdyError;
+
+/// The words of the SPDY/3 dictionary, each stored as a 32-bit length then the bytes.
+const DICTIONARY_WORDS: [&str; 65] = [
+    "options",
+    "head",
+    "post",
+    "put",
+    "delete",
+    "trace",
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "accept-ranges",
+    "age",
+    "allow",
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-base",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-location",
+    "content-md5",
+    "content-range",
+    "content-type",
+    "date",
+    "etag",
+    "expect",
+    "expires",
+    "from",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "last-modified",
+    "location",
+    "max-forwards",
+    "pragma",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "range",
+    "referer",
+    "retry-after",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+    "vary",
+    "via",
+    "warning",
+    "www-authenticate",
+    "method",
+    "get",
+    "status",
+    "200 OK",
+    "version",
+    "HTTP/1.1",
+    "url",
+    "public",
+    "set-cookie",
+    "keep-alive",
+    "origin",
+];
+
+/// The raw tail of the SPDY/3 dictionary, after the length-prefixed words.
+const DICTIONARY_TAIL: &str = concat!(
+    "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505",
+    "203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request",
+    "401 Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented",
+    "503 Service UnavailableJan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 ",
+    "Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMT",
+    "chunked,text/html,image/png,image/jpg,image/gif,application/xml,application/xhtml+xml,",
+    "text/plain,text/javascript,publicprivatemax-age=gzip,deflate,sdch",
+    "charset=utf-8charset=iso-8859-1,utf-,*,enq=0.",
+);
+
+/// The SPDY/3 header compression dictionary (1423 bytes).
+pub fn dictionary() -> &'static [u8] {
+    static DICTIONARY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+        let mut dict = Vec::with_capacity(1423);
+        for word in DICTIONARY_WORDS {
+            dict.extend_from_slice(&(word.len() as u32).to_be_bytes());
+            dict.extend_from_slice(word.as_bytes());
+        }
+        dict.extend_from_slice(DICTIONARY_TAIL.as_bytes());
+        dict
+    });
+    &DICTIONARY
+}
+
+/// The plain block: pair count, then length-prefixed names and values (32-bit lengths).
+/// Names are lower-cased; several values of one name are joined with NUL.
+pub fn encode_block(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(pairs.len() as u32).to_be_bytes());
+    for (name, value) in pairs {
+        let name = name.to_ascii_lowercase();
+        for part in [name.as_bytes(), value.as_bytes()] {
+            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            out.extend_from_slice(part);
+        }
+    }
+    out
+}
+
+/// Reads a plain block front to back.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SpdyError> {
+        if self.0.len() < n {
+            return Err(SpdyError::Protocol("header block: truncated".into()));
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn number(&mut self) -> Result<usize, SpdyError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+
+    fn text(&mut self) -> Result<String, SpdyError> {
+        let len = self.number()?;
+        String::from_utf8(self.take(len)?.to_vec())
+            .map_err(|_| SpdyError::Protocol("header block: not UTF-8".into()))
+    }
+}
+
+/// Parses a plain block into (name, value) pairs; NUL-joined values become several pairs.
+pub fn decode_block(block: &[u8]) -> Result<Vec<(String, String)>, SpdyError> {
+    let mut cursor = Cursor(block);
+    let count = cursor.number()?;
+    let mut pairs = Vec::new();
+    for _ in 0..count {
+        let name = cursor.text()?;
+        let value = cursor.text()?;
+        for part in value.split('\0') {
+            pairs.push((name.clone(), part.to_string()));
+        }
+    }
+    Ok(pairs)
+}
+
+/// The sending side's compression context.
+pub struct Deflater(Compress);
+
+impl Deflater {
+    pub fn new() -> Result<Self, SpdyError> {
+        let mut compress = Compress::new(Compression::default(), true);
+        compress
+            .set_dictionary(dictionary())
+            .map_err(|e| SpdyError::Zlib(e.to_string()))?;
+        Ok(Self(compress))
+    }
+
+    /// Compresses one block and sync-flushes it.
+    pub fn compress(&mut self, block: &[u8]) -> Result<Vec<u8>, SpdyError> {
+        let mut out = Vec::with_capacity(block.len() + 64);
+        let mut consumed = 0;
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(block.len() + 64);
+            }
+            let before = self.0.total_in();
+            self.0
+                .compress_vec(&block[consumed..], &mut out, FlushCompress::Sync)
+                .map_err(|e| SpdyError::Zlib(e.to_string()))?;
+            consumed += (self.0.total_in() - before) as usize;
+            // Done once all input is in and the flush left spare room (it completed).
+            if consumed >= block.len() && out.len() < out.capacity() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// The receiving side's decompression context.
+pub struct Inflater(Decompress);
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Self(Decompress::new(true))
+    }
+}
+
+/// A decompressed block larger than this is refused.
+const MAX_BLOCK: usize = 1 << 20;
+
+impl Inflater {
+    /// Decompresses one sync-flushed block.
+    pub fn decompress(&mut self, input: &[u8]) -> Result<Vec<u8>, SpdyError> {
+        let mut out = Vec::with_capacity(input.len() * 4 + 256);
+        let mut consumed = 0;
+        loop {
+            if out.capacity() - out.len() < 256 {
+                if out.len() > MAX_BLOCK {
+                    return Err(SpdyError::Protocol("header block too large".into()));
+                }
+                out.reserve(out.len() + 256);
+            }
+            let before = self.0.total_in();
+            let result = self
+                .0
+                .decompress_vec(&input[consumed..], &mut out, FlushDecompress::Sync);
+            consumed += (self.0.total_in() - before) as usize;
+            match result {
+                Ok(_) => {}
+                Err(e) if e.needs_dictionary().is_some() => {
+                    self.0
+                        .set_dictionary(dictionary())
+                        .map_err(|e| SpdyError::Zlib(e.to_string()))?;
+                    continue;
+                }
+                Err(e) => return Err(SpdyError::Zlib(e.to_string())),
+            }
+            if consumed >= input.len() && out.len() < out.capacity() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "headers_tests.rs"]
+mod tests;
