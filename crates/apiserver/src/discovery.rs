@@ -43,6 +43,7 @@ fn subresource_kind(
         "scale" => ("autoscaling", "v1", "Scale", SUBRESOURCE_VERBS),
         "binding" => ("", "v1", "Binding", &["create"]),
         "eviction" => ("policy", "v1", "Eviction", &["create"]),
+        "token" => ("authentication.k8s.io", "v1", "TokenRequest", &["create"]),
         "finalize" => (def.group, def.version, def.kind, &["update"]),
         "log" => ("", "v1", "Pod", &["get"]),
         "exec" => ("", "v1", "PodExecOptions", &["create", "get"]),

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, Request};
-use rustls::pki_types::CertificateDer;
 
+pub use crate::caller::{Caller, UserInfo};
 use crate::decode::{MAX_BODY_BYTES, decode_object, media_type};
 use crate::discovery::Discovery;
 use crate::error::{ApiError, ApiResult};
@@ -18,23 +18,9 @@ use crate::query::Query;
 use crate::registry::ResourceDef;
 use crate::response::{self, Format, Response};
 use crate::route::{ResourcePath, Route, route};
+use crate::service_account::{self, Tokens};
 use crate::storage::{DeleteOptions, Storage};
 use crate::{patch, subresource, table};
-
-/// Who is calling. A client certificate is verified against the cluster CA during the TLS
-/// handshake, so presenting one is being authenticated.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub authenticated: bool,
-}
-
-impl Caller {
-    pub fn from_certificates(certs: Option<&[CertificateDer<'_>]>) -> Caller {
-        Caller {
-            authenticated: certs.is_some_and(|c| !c.is_empty()),
-        }
-    }
-}
 
 /// What the API serves for worker nodes: joining, and the proxy to their kubelets.
 pub struct NodeAccess {
@@ -47,6 +33,8 @@ pub struct Api {
     pub storage: Arc<Storage>,
     server_address: String,
     nodes: Option<NodeAccess>,
+    /// Service account tokens: issued by `serviceaccounts/token`, accepted as bearer tokens.
+    tokens: Option<Arc<Tokens>>,
     /// Discovery and OpenAPI, with the custom-resource generation they were built for.
     documents: RwLock<(u64, Arc<Discovery>)>,
 }
@@ -68,6 +56,7 @@ impl Api {
             storage,
             server_address,
             nodes: None,
+            tokens: None,
             documents,
         }
     }
@@ -75,6 +64,12 @@ impl Api {
     /// Serves node joining and the kubelet proxy too.
     pub fn with_nodes(mut self, nodes: NodeAccess) -> Api {
         self.nodes = Some(nodes);
+        self
+    }
+
+    /// Issues and accepts service account tokens too.
+    pub fn with_tokens(mut self, tokens: Arc<Tokens>) -> Api {
+        self.tokens = Some(tokens);
         self
     }
 
@@ -104,10 +99,9 @@ impl Api {
                 .and_then(|v| v.to_str().ok()),
         );
         let target = route(&path);
-        let result = if !caller.authenticated && !target.is_public() {
-            Err(ApiError::Unauthorized)
-        } else {
-            self.dispatch(req, target, &format).await
+        let result = match self.authenticate(&req, caller, &target).await {
+            Ok(caller) => self.dispatch(req, target, &format, &caller).await,
+            Err(e) => Err(e),
         };
         let resp = result.unwrap_or_else(|e| response::error(&e));
         let resp = if protobuf {
@@ -119,11 +113,41 @@ impl Api {
         resp
     }
 
+    /// The caller of a request: its client certificate, else its bearer token (checked only
+    /// on routes that need authentication; public routes read their own credentials).
+    async fn authenticate(
+        &self,
+        req: &Request<Incoming>,
+        caller: &Caller,
+        target: &Route,
+    ) -> ApiResult<Caller> {
+        if caller.authenticated || target.is_public() {
+            return Ok(caller.clone());
+        }
+        let bearer = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match (bearer, &self.tokens) {
+            (Some(token), Some(tokens)) => match tokens.authenticate(&self.storage, token).await {
+                Ok(user) => Ok(Caller::user(user)),
+                Err(e) => {
+                    tracing::debug!("bearer token refused: {e}");
+                    Err(ApiError::Unauthorized)
+                }
+            },
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+
     async fn dispatch(
         &self,
         req: Request<Incoming>,
         target: Route,
         format: &Format,
+        caller: &Caller,
     ) -> ApiResult<Response> {
         let discovery = || self.discovery();
         match target {
@@ -144,6 +168,22 @@ impl Api {
             Route::OpenApiV3 { group, version } => discovery()
                 .openapi_v3(&group, &version)
                 .ok_or(ApiError::NoRoute),
+            Route::Resource(p)
+                if p.group == service_account::review::GROUP
+                    && p.resource == service_account::review::PLURAL =>
+            {
+                if req.method() != Method::POST || p.name.is_some() || p.namespace.is_some() {
+                    return Err(ApiError::MethodNotAllowed);
+                }
+                let media = media_type(
+                    req.headers()
+                        .get(hyper::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok()),
+                )?;
+                let body = decode_object(&read_body(req).await?, media)?;
+                service_account::review::self_subject_review(caller, &p.version, &body)
+                    .map(|v| response::json(201, &v))
+            }
             Route::Resource(p) => match (&self.nodes, kubelet_subresource(&p)) {
                 (Some(nodes), Some((ns, name, sub))) => {
                     nodes.kubelets.pod(&self.storage, ns, name, sub, req).await
@@ -251,7 +291,10 @@ impl Api {
                 if def.namespaced && ns.is_none() {
                     return Err(ApiError::MethodNotAllowed);
                 }
-                let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
+                let mut obj = decode_object(&body, media_type(content_type.as_deref())?)?;
+                if let (true, Some(ns)) = (is_core(def, "pods"), ns) {
+                    service_account::admission::admit_pod(storage, ns, &mut obj).await?;
+                }
                 let written = storage.create(def, ns, obj, &q).await?;
                 Ok(response::object(
                     201,
@@ -263,6 +306,15 @@ impl Api {
             (&Method::POST, Some(name), Some(sub @ ("binding" | "eviction"))) => {
                 let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
                 subresource::post(storage, def, ns, name, sub, obj, &q)
+                    .await
+                    .map(|v| response::json(201, &v))
+            }
+            (&Method::POST, Some(name), Some("token")) => {
+                let (Some(tokens), Some(ns)) = (&self.tokens, ns) else {
+                    return Err(ApiError::NoRoute);
+                };
+                let obj = decode_object(&body, media_type(content_type.as_deref())?)?;
+                service_account::create_token(tokens, storage, ns, name, obj)
                     .await
                     .map(|v| response::json(201, &v))
             }
@@ -355,6 +407,11 @@ impl Api {
             _ => Ok(response::raw_json(Bytes::from(page.body))),
         }
     }
+}
+
+/// Whether `def` is the core/v1 resource `plural`.
+fn is_core(def: &ResourceDef, plural: &str) -> bool {
+    def.group.is_empty() && def.version == "v1" && def.plural == plural && def.custom.is_none()
 }
 
 /// The namespace, pod and subresource of a pod subresource served by the kubelet.

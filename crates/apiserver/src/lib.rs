@@ -6,6 +6,7 @@
 
 mod apply;
 mod bootstrap;
+mod caller;
 pub mod crd;
 pub mod decode;
 pub mod discovery;
@@ -26,6 +27,7 @@ pub mod response;
 pub mod route;
 pub mod selector;
 pub mod server;
+pub mod service_account;
 mod smp;
 pub mod storage;
 mod subresource;
@@ -53,6 +55,8 @@ pub struct Config {
 pub enum RunError {
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
+    #[error(transparent)]
+    SigningKey(#[from] service_account::jwt::KeyError),
     #[error(transparent)]
     Serve(#[from] server::ServeError),
     #[error("creating system namespaces: {0}")]
@@ -110,6 +114,8 @@ pub async fn run(
         .map(String::from),
     );
     let pki = Arc::new(pki::Pki::load_or_create(&config.data_dir, &names)?);
+    let signing_key =
+        service_account::jwt::SigningKey::load_or_create(&config.data_dir.join("tls"))?;
     let token = join::load_or_create_token(&config.data_dir, &pki.ca_pem)?;
     tracing::info!(
         "node join token: {}",
@@ -152,12 +158,14 @@ pub async fn run(
         .map_err(RunError::Bootstrap)?;
     let crds = tokio::spawn(crd::controller::CrdController::new(storage.clone()).run());
     let expiry = tokio::spawn(event_expiry::run(storage.clone(), config.event_ttl));
-    let api = Arc::new(handler::Api::new(storage, server_address).with_nodes(
-        handler::NodeAccess {
-            join: join::NodeJoin::new(token, pki.clone()),
-            kubelets,
-        },
-    ));
+    let api = Arc::new(
+        handler::Api::new(storage, server_address)
+            .with_nodes(handler::NodeAccess {
+                join: join::NodeJoin::new(token, pki.clone()),
+                kubelets,
+            })
+            .with_tokens(Arc::new(service_account::Tokens::new(signing_key))),
+    );
     let warm = api.clone();
     // The OpenAPI documents are built in the background so that startup stays fast.
     tokio::task::spawn_blocking(move || warm.discovery().warm());

@@ -29,6 +29,7 @@ mod reconcile_error;
 mod replica_sync;
 pub mod replicaset;
 pub mod resource_quota;
+pub mod root_ca_publisher;
 pub mod service_account;
 pub mod statefulset;
 mod statefulset_sync;
@@ -88,6 +89,10 @@ pub fn controllers(client: kube::Client, config: &Config) -> Vec<(&'static str, 
         (
             "serviceaccount",
             Box::pin(service_account::run(client.clone())),
+        ),
+        (
+            "root-ca-cert-publisher",
+            Box::pin(root_ca_publisher::run(client.clone())),
         ),
         (
             "node-ipam",

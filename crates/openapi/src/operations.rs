@@ -1,6 +1,7 @@
 //! The paths and operations of one resource, in the shapes the Kubernetes
 //! API server publishes (operation ids, actions, parameters, payloads).
 
+use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::Binding;
 use k8s_openapi::api::policy::v1::Eviction;
@@ -157,6 +158,11 @@ fn subresource_shape(
             &[Post],
             schemas.add::<Eviction>(),
             Gvk::new("policy", "v1", "Eviction"),
+        ),
+        "token" => (
+            &[Post],
+            schemas.add::<TokenRequest>(),
+            Gvk::new("authentication.k8s.io", "v1", "TokenRequest"),
         ),
         _ => {
             return SubresourceShape {

@@ -62,7 +62,7 @@ pub fn register(r: &mut Registry) {
     r.add::<core::Secret>(names(&[], &[], &[]), DataStrategy { secret: true });
     r.add::<core::Node>(names(&["no"], &[], &["status", "proxy"]), NodeStrategy);
     r.add::<core::Event>(names(&["ev"], &[], &[]), EventStrategy);
-    r.add::<core::ServiceAccount>(names(&["sa"], &[], &[]), Plain);
+    r.add::<core::ServiceAccount>(names(&["sa"], &[], &["token"]), Plain);
     r.add::<core::PersistentVolume>(names(&["pv"], &[], STATUS), VolumeStrategy);
     r.add::<core::PersistentVolumeClaim>(names(&["pvc"], &[], STATUS), VolumeStrategy);
     r.add::<core::ResourceQuota>(names(&["quota"], &[], STATUS), WithStatus);
