@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -222,8 +222,11 @@ where
         reason: "".into(),
     };
     if ws_tx.send(Message::Close(Some(close))).await.is_ok() {
-        // Let the client answer the close, so the connection ends cleanly.
+        // Let the client answer the close, then end TLS cleanly (close_notify).
         let drain = async { while let Some(Ok(_)) = ws_rx.next().await {} };
         let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+    }
+    if let Ok(mut ws) = ws_tx.reunite(ws_rx) {
+        let _ = ws.get_mut().shutdown().await;
     }
 }
