@@ -11,11 +11,8 @@ use crate::netns::Netns;
 async fn apply_replaces_only_our_table() {
     let ns = Netns::new("nft");
     let nft = Nft::in_netns(&ns.name);
-    ns.exec_ok(&[
-        "sh",
-        "-c",
-        "echo 'table ip other { chain c { } }' | nft -f -",
-    ]);
+    ns.exec_ok(&["nft", "add", "table", "ip", "other"]);
+    ns.exec_ok(&["nft", "add", "chain", "ip", "other", "c"]);
     let cfg = cfg();
 
     let first = ruleset(

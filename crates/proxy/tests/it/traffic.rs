@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::fixtures::{NODE, cfg, endpoint, service, slice, web};
 use crate::netns::{Background, Netns};
 
-/// Fetches `url` with busybox wget from inside `ns`: the body, or wget's error text.
+/// Fetches `url` with busybox wget (its `-T` crashes here, hence `timeout`) from inside `ns`: the body, or wget's error text.
 fn get(ns: &Netns, url: &str) -> Result<String, String> {
-    let out = ns.exec(&["busybox", "wget", "-q", "-O", "-", "-T", "3", url]);
+    let out = ns.exec(&["timeout", "5", "busybox", "wget", "-q", "-O", "-", url]);
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
@@ -97,6 +97,17 @@ fn topology() -> Topology {
             "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &pod.name,
         ]);
         node.exec_ok(&["ip", "link", "set", &veth, "master", "br0", "up"]);
+        // As the CNI bridge plugin's hairpinMode: a pod reaching itself through a Service.
+        node.exec_ok(&[
+            "ip",
+            "link",
+            "set",
+            &veth,
+            "type",
+            "bridge_slave",
+            "hairpin",
+            "on",
+        ]);
         pod.exec_ok(&[
             "ip",
             "addr",
