@@ -12,7 +12,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use crate::snapshot::{PortEntry, ServiceEntry, ServiceKind, Snapshot, undashed};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// TTL of positive cluster answers, CoreDNS's default.
 pub const TTL: u32 = 5;

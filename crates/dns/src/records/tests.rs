@@ -38,7 +38,7 @@ fn slice(
     .unwrap()
 }
 
-fn cluster() -> Snapshot {
+pub(crate) fn cluster() -> Snapshot {
     let services = [
         service(
             "default",

@@ -205,3 +205,6 @@ pub async fn bind(
     }
     Ok((server, bound))
 }
+
+#[cfg(test)]
+mod tests;
