@@ -261,7 +261,8 @@ mod tests {
 
     #[test]
     fn plain_blocks() {
-        let cases: &[(&[(&str, &str)], &[u8])] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [u8]);
+        let cases: &[Case] = &[
             (&[], &[0, 0, 0, 0]),
             (
                 &[("streamType", "error")],

@@ -130,6 +130,22 @@ pub async fn exec_v5(client: &Client, node: &Node) -> Result<()> {
     );
     ensure!(out.status.contains("Success"), "status {}", out.status);
 
+    // A terminal: the size sent on the resize channel reaches the process.
+    let path = exec_path(
+        &["sh", "-c", "read x; stty size"],
+        "stdin=true&stdout=true&tty=true",
+    );
+    let (mut ws, _) = open(client, &path, "v5.channel.k8s.io").await?;
+    let resize = br#"{"Width":100,"Height":30}"#;
+    ws.send(Message::Binary([&[4u8][..], resize].concat().into()))
+        .await?;
+    ws.send(Message::Binary(b"\x00go\n".to_vec().into()))
+        .await?;
+    let out = collect(&mut ws).await?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(stdout.contains("30 100"), "tty stdout {stdout:?}");
+    ensure!(out.status.contains("Success"), "status {}", out.status);
+
     attach_v5(client, node).await
 }
 
