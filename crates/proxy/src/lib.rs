@@ -12,6 +12,7 @@ pub mod nft;
 mod rules;
 mod service_chains;
 mod snapshot;
+pub mod update;
 mod watch;
 
 pub use config::{Ipv4Cidr, ProxyConfig};

@@ -47,6 +47,13 @@ impl Nft {
         self.run_file(table, &transaction(table, ruleset)).await
     }
 
+    /// Turns our table, last programmed with `previous`, into `next` in place, keeping the
+    /// ClientIP affinity sets' entries (see [`crate::update`]).
+    pub async fn update(&self, table: &str, previous: &str, next: &str) -> Result<(), ProxyError> {
+        let text = crate::update::update_transaction(table, previous, next);
+        self.run_file(table, &text).await
+    }
+
     /// Deletes table `ip <table>` (a no-op if it does not exist).
     pub async fn delete_table(&self, table: &str) -> Result<(), ProxyError> {
         self.run_file(table, &delete_transaction(table)).await

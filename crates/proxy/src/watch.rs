@@ -132,7 +132,18 @@ async fn rules_loop(
         let text = ruleset(&snapshot, &effective);
         let mut failed = false;
         if applied.as_deref() != Some(text.as_str()) {
-            match nft.apply(&cfg.table, &text).await {
+            // In place when we know what is there (keeps affinity entries); else replace all.
+            let result = match &applied {
+                Some(previous) => match nft.update(&cfg.table, previous, &text).await {
+                    Ok(()) => Ok(()),
+                    Err(error) => {
+                        tracing::debug!(%error, "in-place update refused, replacing the table");
+                        nft.apply(&cfg.table, &text).await
+                    }
+                },
+                None => nft.apply(&cfg.table, &text).await,
+            };
+            match result {
                 Ok(()) => {
                     tracing::info!(
                         table = %cfg.table,
@@ -143,6 +154,7 @@ async fn rules_loop(
                 }
                 Err(error) => {
                     tracing::warn!(%error, "applying service rules");
+                    applied = None;
                     failed = true;
                 }
             }
