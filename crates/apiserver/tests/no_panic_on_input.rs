@@ -73,3 +73,57 @@ proptest! {
         }
     }
 }
+
+/// One signing key for the token properties (generating one per case would dominate).
+fn tokens() -> &'static gantry_apiserver::service_account::Tokens {
+    static TOKENS: std::sync::OnceLock<gantry_apiserver::service_account::Tokens> =
+        std::sync::OnceLock::new();
+    TOKENS.get_or_init(|| {
+        gantry_apiserver::service_account::Tokens::new(
+            gantry_apiserver::service_account::jwt::SigningKey::generate()
+                .expect("generating a key"),
+        )
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bearer_tokens_are_refused(token in ".{0,300}") {
+        prop_assert!(tokens().verify(&token, 0).is_err());
+    }
+
+    #[test]
+    fn forged_tokens_are_refused(
+        header in "[{}\":,a-zA-Z0-9 ]{0,60}",
+        payload in proptest::collection::vec(any::<u8>(), 0..200),
+        signature in proptest::collection::vec(any::<u8>(), 0..80),
+    ) {
+        for header in [header.as_str(), r#"{"alg":"ES256"}"#, r#"{"alg":"none"}"#] {
+            let token = format!("{}.{}.{}", b64(header.as_bytes()), b64(&payload), b64(&signature));
+            prop_assert!(tokens().verify(&token, 0).is_err());
+        }
+    }
+
+    #[test]
+    fn altered_tokens_are_refused(at in any::<prop::sample::Index>(), with in "[a-zA-Z0-9_.=+/-]") {
+        use gantry_apiserver::service_account::claims::{Claims, ObjectRef};
+        use gantry_apiserver::service_account::{DEFAULT_ISSUER, now_seconds};
+        let sa = ObjectRef { name: "default".into(), uid: "u".into() };
+        let now = now_seconds();
+        let claims = Claims::new(DEFAULT_ISSUER, vec![DEFAULT_ISSUER.into()], "default", sa, now, 3600);
+        let token = tokens().sign(&claims).expect("signing");
+        let i = at.index(token.len());
+        let mut altered = token.clone();
+        altered.replace_range(i..i + 1, &with);
+        prop_assume!(altered != token);
+        prop_assert!(tokens().verify(&altered, now).is_err());
+        prop_assert!(tokens().verify(&token, now).is_ok());
+    }
+}

@@ -6,6 +6,8 @@ pub mod admission;
 pub mod claims;
 pub mod jwt;
 pub mod review;
+#[cfg(test)]
+mod tests;
 mod token_request;
 
 use std::collections::BTreeMap;
