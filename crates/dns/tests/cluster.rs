@@ -242,7 +242,7 @@ async fn cluster_dns_against_a_real_api_server() -> Result<()> {
         |m| !m.answers.is_empty(),
     )
     .await?;
-    assert_eq!(data(&reply), [cluster_ip.clone()]);
+    assert_eq!(data(&reply), std::slice::from_ref(&cluster_ip));
     let reply = ask(dns, "kubernetes.default.svc.cluster.local.", RecordType::A).await?;
     assert_eq!(
         reply.answers.len(),

@@ -12,7 +12,9 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use crate::snapshot::{PortEntry, ServiceEntry, ServiceKind, Snapshot, undashed};
 
 #[cfg(test)]
-pub(crate) mod tests;
+pub(crate) mod fixture;
+#[cfg(test)]
+mod tests;
 
 /// TTL of positive cluster answers, CoreDNS's default.
 pub const TTL: u32 = 5;

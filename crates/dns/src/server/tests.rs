@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::{Handler, bind};
 use crate::forward::Forwarder;
-use crate::records::tests::cluster;
+use crate::records::fixture::cluster;
 
 /// A running server on an ephemeral port, with the runtime that drives it.
 struct Running {
