@@ -105,6 +105,12 @@ async fn token_requests() {
             json!({"spec": {"expirationSeconds": 600}}),
             0,
         ),
+        (
+            "kubectl's empty status",
+            "sa",
+            json!({"spec": {}, "status": {"token": "", "expirationTimestamp": null}}),
+            0,
+        ),
         ("bound to the pod", "sa", bound("Pod", "p", uid), 0),
         ("bound to a missing pod", "sa", bound("Pod", "q", ""), 404),
         ("stale pod uid", "sa", bound("Pod", "p", "other"), 409),

@@ -80,8 +80,12 @@ pub async fn create_token(
     storage: &Storage,
     ns: &str,
     name: &str,
-    body: Value,
+    mut body: Value,
 ) -> ApiResult<Value> {
+    // Clients send an empty status (`expirationTimestamp: null`); the server owns it.
+    if let Some(map) = body.as_object_mut() {
+        map.remove("status");
+    }
     let req: TokenRequest = serde_json::from_value(body).map_err(|e| {
         ApiError::BadRequest(format!(
             "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: {e}"

@@ -23,5 +23,6 @@ mod restart;
 mod rollout;
 mod scenario;
 mod scheduler;
+mod service_account_token;
 mod sim;
 mod tables;
