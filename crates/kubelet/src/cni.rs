@@ -1,6 +1,7 @@
 //! The node's pod network config for containerd's CNI plugin: a bridge with host-local IPAM over
-//! the node's podCIDR (kept under the agent's data dir), masquerade for traffic leaving the
-//! cluster, and portmap for hostPort. Written once the node has a podCIDR.
+//! the node's podCIDR (kept under the agent's data dir) and portmap for hostPort, written once
+//! the node has a podCIDR. Masquerading traffic that leaves the cluster is the pod network's job
+//! (gantry-podnet), so pod-to-pod traffic across nodes keeps its source address.
 
 use std::path::Path;
 
@@ -18,7 +19,7 @@ pub fn conflist(pod_cidr: &str, bridge: &str, ipam_dir: &Path) -> String {
                 "type": "bridge",
                 "bridge": bridge,
                 "isGateway": true,
-                "ipMasq": true,
+                "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use gantry_cri::containerd::{Containerd, ContainerdPaths};
-use gantry_cri::import::{import_dir, import_spec, pause_image, PAUSE_IMAGE};
 use gantry_cri::Cri;
+use gantry_cri::containerd::{Containerd, ContainerdPaths};
+use gantry_cri::import::{PAUSE_IMAGE, import_dir, import_spec, pause_image};
 use gantry_join::{NodeCredentials, NodeToken};
 use tokio::sync::watch;
 
@@ -46,6 +46,9 @@ pub struct AgentArgs {
     /// Registries reached over plain HTTP (HOST:PORT); may be repeated.
     #[arg(long)]
     pub insecure_registry: Vec<String>,
+    /// Pod addresses of the whole cluster (traffic leaving it is masqueraded).
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
     /// Name of the Linux bridge of the pod network.
     #[arg(long, default_value = "gantry0")]
     pub cni_bridge: String,
@@ -58,7 +61,9 @@ pub struct AgentArgs {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_lowercase()).unwrap_or_else(|_| "gantry".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_lowercase())
+        .unwrap_or_else(|_| "gantry".into())
 }
 
 /// The source address the kernel picks for the default route (no packet is sent).
@@ -67,12 +72,15 @@ fn default_ip() -> IpAddr {
         s.connect("10.255.255.255:1")?;
         s.local_addr()
     });
-    probe.map(|a| a.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]))
+    probe
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).with_context(|| format!("chmod {}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("chmod {}", path.display()))
 }
 
 /// The node's credentials: kept from an earlier join, or obtained by joining now.
@@ -84,25 +92,61 @@ async fn credentials(args: &AgentArgs, node: &str, ip: IpAddr) -> anyhow::Result
         }
     }
     let token = NodeToken::parse(args.token.trim()).context("parsing the node token")?;
-    let creds = gantry_join::join(&args.server, &token, node, &[ip]).await.context("joining the cluster")?;
+    // The server may be starting or busy: retry what may pass, not a refused token or CA.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut wait = std::time::Duration::from_millis(200);
+    let creds = loop {
+        match gantry_join::join(&args.server, &token, node, &[ip]).await {
+            Ok(c) => break c,
+            Err(
+                e @ (gantry_join::JoinError::CaMismatch { .. }
+                | gantry_join::JoinError::Unauthorized(_)),
+            ) => {
+                return Err(anyhow::Error::new(e).context("joining the cluster"));
+            }
+            Err(e) if std::time::Instant::now() > deadline => {
+                return Err(anyhow::Error::new(e).context("joining the cluster"));
+            }
+            Err(e) => {
+                tracing::warn!("joining the cluster failed, retrying: {e}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    };
     std::fs::create_dir_all(args.data_dir.join("tls"))?;
     write_private(&file, &serde_json::to_string(&creds)?)?;
     Ok(creds)
 }
 
-async fn client(args: &AgentArgs, node: &str, creds: &NodeCredentials) -> anyhow::Result<kube::Client> {
+async fn client(
+    args: &AgentArgs,
+    node: &str,
+    creds: &NodeCredentials,
+) -> anyhow::Result<kube::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let yaml = gantry_join::kubeconfig_yaml(&args.server, &creds.ca_pem, &creds.client_cert_pem, &creds.client_key_pem, &format!("system:node:{node}"));
+    let yaml = gantry_join::kubeconfig_yaml(
+        &args.server,
+        &creds.ca_pem,
+        &creds.client_cert_pem,
+        &creds.client_key_pem,
+        &format!("system:node:{node}"),
+    );
     let path = args.data_dir.join("kubelet.kubeconfig");
     write_private(&path, &yaml)?;
     super::kubeconfig::client(&path).await
 }
 
 /// Runs the agent until `stop` turns true (or SIGTERM/SIGINT when `stop` is None).
-pub async fn serve(args: AgentArgs, mut stop: watch::Receiver<bool>, progress: impl Fn(&str)) -> anyhow::Result<()> {
+pub async fn serve(
+    args: AgentArgs,
+    mut stop: watch::Receiver<bool>,
+    progress: impl Fn(&str),
+) -> anyhow::Result<()> {
     let node = args.node_name.clone().unwrap_or_else(hostname);
     let ip = args.node_ip.unwrap_or_else(default_ip);
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
     std::fs::write(args.data_dir.join("node-name"), &node).context("writing the node name")?;
     let creds = credentials(&args, &node, ip).await?;
     let client = client(&args, &node, &creds).await?;
@@ -119,15 +163,21 @@ pub async fn serve(args: AgentArgs, mut stop: watch::Receiver<bool>, progress: i
                 insecure_registries: args.insecure_registry.clone(),
             };
             progress("starting containerd");
-            let c = Containerd::start(paths.clone()).await.context("starting containerd")?;
+            let c = Containerd::start(paths.clone())
+                .await
+                .context("starting containerd")?;
             containerd = Some(c);
             paths.socket()
         }
     };
     let scratch = args.data_dir.join("tmp");
     std::fs::create_dir_all(&scratch)?;
-    import_spec(&socket, &pause_image(), &scratch).await.context("importing the pause image")?;
-    let imported = import_dir(&socket, &args.data_dir.join("images")).await.context("importing images")?;
+    import_spec(&socket, &pause_image(), &scratch)
+        .await
+        .context("importing the pause image")?;
+    let imported = import_dir(&socket, &args.data_dir.join("images"))
+        .await
+        .context("importing images")?;
     if imported > 0 {
         progress(&format!("imported {imported} image archive(s)"));
     }
@@ -140,11 +190,19 @@ pub async fn serve(args: AgentArgs, mut stop: watch::Receiver<bool>, progress: i
         key_pem: creds.serving_key_pem.clone(),
         client_ca_pem: creds.ca_pem.clone(),
     };
-    let server = tokio::spawn(gantry_kubelet_server::serve(listener, tls, cri.clone(), stop.clone()));
+    let server = tokio::spawn(gantry_kubelet_server::serve(
+        listener,
+        tls,
+        cri.clone(),
+        stop.clone(),
+    ));
     let labels = args
         .node_label
         .iter()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
     let cfg = gantry_kubelet::Config {
         node_name: node.clone(),
@@ -160,6 +218,11 @@ pub async fn serve(args: AgentArgs, mut stop: watch::Receiver<bool>, progress: i
         cni_bridge: args.cni_bridge.clone(),
         node_labels: labels,
     };
+    let podnet = tokio::spawn(gantry_podnet::routes::run_routes(
+        client.clone(),
+        node.clone(),
+        args.cluster_cidr.clone(),
+    ));
     progress(&format!("node {node} ({ip}) starting its kubelet"));
     let kubelet = gantry_kubelet::run(cfg, client, cri.clone());
     tokio::select! {
@@ -167,6 +230,7 @@ pub async fn serve(args: AgentArgs, mut stop: watch::Receiver<bool>, progress: i
         _ = stop.changed() => {}
     }
     server.abort();
+    podnet.abort();
     if super::down::teardown_marker(&args.data_dir).exists() {
         progress("removing this node's pods");
         remove_pods(&cri, &node).await;
@@ -185,15 +249,33 @@ async fn remove_pods(cri: &Cri, node: &str) {
         ..Default::default()
     };
     let mut rt = cri.runtime.clone();
-    let Ok(list) = rt.list_pod_sandbox(api::ListPodSandboxRequest { filter: Some(filter) }).await else { return };
+    let Ok(list) = rt
+        .list_pod_sandbox(api::ListPodSandboxRequest {
+            filter: Some(filter),
+        })
+        .await
+    else {
+        return;
+    };
     for s in list.into_inner().items {
-        let _ = rt.stop_pod_sandbox(api::StopPodSandboxRequest { pod_sandbox_id: s.id.clone() }).await;
-        let _ = rt.remove_pod_sandbox(api::RemovePodSandboxRequest { pod_sandbox_id: s.id }).await;
+        let _ = rt
+            .stop_pod_sandbox(api::StopPodSandboxRequest {
+                pod_sandbox_id: s.id.clone(),
+            })
+            .await;
+        let _ = rt
+            .remove_pod_sandbox(api::RemovePodSandboxRequest {
+                pod_sandbox_id: s.id,
+            })
+            .await;
     }
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {

@@ -22,7 +22,7 @@ pub struct ControllerManagerArgs {
 pub struct ControllerFlags {
     /// Pod addresses of the cluster; every node gets a block of it.
     #[arg(long, default_value = "10.42.0.0/16")]
-    cluster_cidr: String,
+    pub(crate) cluster_cidr: String,
     /// Prefix length of each node's block of the cluster CIDR.
     #[arg(long, default_value_t = 24)]
     node_cidr_mask_size: u8,

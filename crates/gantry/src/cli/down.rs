@@ -26,7 +26,11 @@ pub fn teardown_marker(agent_dir: &Path) -> PathBuf {
 fn alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks for the process.
     let exists = unsafe { libc::kill(pid, 0) == 0 };
-    exists && std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| process_state(&s)) != Some('Z')
+    exists
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| process_state(&s))
+            != Some('Z')
 }
 
 /// The state letter of a `/proc/PID/stat` line (the field after the parenthesised command,
@@ -38,9 +42,15 @@ fn process_state(stat: &str) -> Option<char> {
 pub fn run(args: DownArgs) -> anyhow::Result<()> {
     let agent_dir = args.data_dir.join("agent");
     let pid_file = super::up::pid_file(&args.data_dir);
-    match std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
+    match std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    {
         Some(pid) if alive(pid) => {
-            std::fs::write(teardown_marker(&agent_dir), b"").context("writing the teardown marker")?;
+            for dir in agent_dirs(&args.data_dir) {
+                std::fs::write(teardown_marker(&dir), b"")
+                    .context("writing the teardown marker")?;
+            }
             eprintln!("stopping gantry (pid {pid}) and its pods");
             // SAFETY: sending SIGTERM to a pid we read from our own pid file.
             unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -52,11 +62,45 @@ pub fn run(args: DownArgs) -> anyhow::Result<()> {
                 anyhow::bail!("gantry (pid {pid}) did not stop within 90 s");
             }
         }
-        _ => eprintln!("no running gantry in {}; cleaning up what is left", args.data_dir.display()),
+        _ => eprintln!(
+            "no running gantry in {}; cleaning up what is left",
+            args.data_dir.display()
+        ),
     }
-    let _ = std::fs::remove_file(teardown_marker(&agent_dir));
     let _ = std::fs::remove_file(&pid_file);
-    cleanup_host(&args.data_dir, &agent_dir)
+    for dir in agent_dirs(&args.data_dir) {
+        let _ = std::fs::remove_file(teardown_marker(&dir));
+        cleanup_host(&args.data_dir, &dir)?;
+    }
+    if let Some((topology, nodes)) = super::up_nodes::saved(&args.data_dir) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        runtime.block_on(async {
+            for i in 1..=nodes {
+                topology.delete_node(i).await;
+            }
+            topology.delete_bridge().await;
+        });
+        let _ = std::fs::remove_file(super::up_nodes::topology_file(&args.data_dir));
+        eprintln!(
+            "removed {nodes} node network namespace(s) and bridge {}",
+            topology.bridge()
+        );
+    }
+    let _ = agent_dir;
+    Ok(())
+}
+
+/// The agent data dirs of a cluster: `DATA/agent` (single node) and `DATA/nodes/*`.
+fn agent_dirs(data_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![data_dir.join("agent")];
+    if let Ok(entries) = std::fs::read_dir(data_dir.join("nodes")) {
+        dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    dirs.retain(|d| d.exists());
+    dirs
 }
 
 /// Unmounts everything under the data dir, removes the node's cgroups and bridge.
@@ -70,12 +114,18 @@ pub fn cleanup_host(data_dir: &Path, agent_dir: &Path) -> anyhow::Result<()> {
         .collect();
     mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for m in &mounts {
-        let Ok(c) = std::ffi::CString::new(m.as_str()) else { continue };
+        let Ok(c) = std::ffi::CString::new(m.as_str()) else {
+            continue;
+        };
         // SAFETY: umount2 on a path string we own; MNT_DETACH never blocks.
         unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
     }
     if !mounts.is_empty() {
-        eprintln!("unmounted {} mount(s) under {}", mounts.len(), data.display());
+        eprintln!(
+            "unmounted {} mount(s) under {}",
+            mounts.len(),
+            data.display()
+        );
     }
     if let Ok(node) = std::fs::read_to_string(agent_dir.join("node-name")) {
         let node = node.trim();
@@ -85,13 +135,20 @@ pub fn cleanup_host(data_dir: &Path, agent_dir: &Path) -> anyhow::Result<()> {
             eprintln!("removed cgroups {root}");
         }
     }
+    // A node in a network namespace of its own has its bridge there: it goes with the namespace.
+    let in_host_netns = agent_dir == data_dir.join("agent");
     let conflist = agent_dir.join("cni/net.d/10-gantry.conflist");
+    if !in_host_netns {
+        return Ok(());
+    }
     if let Some(bridge) = std::fs::read_to_string(&conflist)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v["plugins"][0]["bridge"].as_str().map(String::from))
     {
-        let out = std::process::Command::new("ip").args(["link", "delete", &bridge]).output();
+        let out = std::process::Command::new("ip")
+            .args(["link", "delete", &bridge])
+            .output();
         if out.is_ok_and(|o| o.status.success()) {
             eprintln!("removed bridge {bridge}");
         }

@@ -9,6 +9,7 @@ mod scheduler;
 mod server;
 mod sim;
 mod up;
+mod up_nodes;
 
 use clap::{Parser, Subcommand};
 
@@ -64,7 +65,10 @@ pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
         .with_writer(std::io::stderr)
         .init();
 }

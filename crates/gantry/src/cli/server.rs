@@ -10,7 +10,7 @@ use clap::Args;
 use gantry_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use tokio::sync::watch;
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct ServerArgs {
     /// Directory for all state: store, certificates, kubeconfig.
     #[arg(long, default_value = "/var/lib/gantry")]
@@ -31,7 +31,7 @@ pub struct ServerArgs {
     #[arg(long)]
     disable_scheduler: bool,
     #[command(flatten)]
-    controllers: super::controller_manager::ControllerFlags,
+    pub(crate) controllers: super::controller_manager::ControllerFlags,
 }
 
 /// Parses `90s`, `30m`, `1h` or plain seconds.

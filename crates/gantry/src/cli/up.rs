@@ -33,6 +33,13 @@ pub struct UpArgs {
     /// Name of the Linux bridge of the pod network (distinct per cluster on one host).
     #[arg(long, default_value = "gantry0")]
     cni_bridge: String,
+    /// Run this many agents, each in its own network namespace on a bridge of its own (0: one
+    /// agent in this process, on the host's network).
+    #[arg(long, default_value_t = 0)]
+    nodes: u8,
+    /// The /24 of the nodes' bridge with `--nodes` (the API listens on its .1).
+    #[arg(long, default_value = "172.30.0.0")]
+    node_subnet: std::net::Ipv4Addr,
 }
 
 /// The file holding the PID of a running `gantry up`, for `gantry down`.
@@ -44,11 +51,27 @@ fn say(started: Instant, msg: &str) {
     eprintln!("[{:>6.2}s] {msg}", started.elapsed().as_secs_f64());
 }
 
-pub fn run(args: UpArgs) -> anyhow::Result<()> {
+pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let data_dir = args.server.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    std::fs::write(pid_file(&data_dir), std::process::id().to_string()).context("writing the pid file")?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::write(pid_file(&data_dir), std::process::id().to_string())
+        .context("writing the pid file")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let topology = match args.nodes {
+        0 => None,
+        _ => {
+            let t = super::up_nodes::prepare(args.server.https_port, args.node_subnet);
+            let t = runtime.block_on(t)?;
+            // The nodes reach the API on their bridge's address.
+            args.server.bind_address = IpAddr::V4(t.gateway());
+            Some(t)
+        }
+    };
     let host = match args.server.bind_address {
         IpAddr::V4(a) if a.is_unspecified() => "127.0.0.1".to_string(),
         IpAddr::V6(a) if a.is_unspecified() => "[::1]".to_string(),
@@ -58,9 +81,16 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let server_url = format!("https://{host}:{}", args.server.https_port);
     let token_file = data_dir.join("token");
     let kubeconfig = data_dir.join("kubeconfig.yaml");
-    say(started, &format!("starting the control plane on {server_url} (data in {})", data_dir.display()));
-    let server = std::thread::spawn(move || super::server::run(args.server));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let cluster_cidr = args.server.controllers.cluster_cidr.clone();
+    say(
+        started,
+        &format!(
+            "starting the control plane on {server_url} (data in {})",
+            data_dir.display()
+        ),
+    );
+    let server_args = args.server.clone();
+    let server = std::thread::spawn(move || super::server::run(server_args));
     let result = runtime.block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         tokio::spawn(async move {
@@ -69,10 +99,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         });
         let client = wait_for_control_plane(&kubeconfig, &token_file, &server).await?;
         say(started, "control plane ready");
-        let token = std::fs::read_to_string(&token_file).context("reading the node token")?;
+        let token = std::fs::read_to_string(&token_file)
+            .context("reading the node token")?
+            .trim()
+            .to_string();
         let agent = AgentArgs {
             server: server_url.clone(),
-            token: token.trim().to_string(),
+            token,
             data_dir: data_dir.join("agent"),
             node_name: args.node_name.clone(),
             node_ip: args.node_ip,
@@ -81,14 +114,31 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             cluster_dns: "10.43.0.10".into(),
             cluster_domain: "cluster.local".into(),
             insecure_registry: args.insecure_registry.clone(),
+            cluster_cidr,
             cni_bridge: args.cni_bridge.clone(),
             node_label: vec!["node-role.kubernetes.io/control-plane=true".into()],
             max_pods: 110,
         };
-        let mut agent_task = tokio::spawn(super::agent::serve(agent, stop_rx, move |m| say(started, m)));
+        if let Some(t) = &topology {
+            let mut stop = stop_rx;
+            let nodes = super::up_nodes::start(t, &data_dir, &agent, args.nodes, started).await?;
+            tokio::select! {
+                _ = wait_for_ready_nodes(&client, usize::from(args.nodes)) => {
+                    let msg = format!("{} nodes Ready; kubeconfig: {}", args.nodes, kubeconfig.display());
+                    say(started, &msg);
+                    println!("export KUBECONFIG={}", kubeconfig.display());
+                    let _ = stop.changed().await;
+                }
+                _ = stop.changed() => {}
+            }
+            super::up_nodes::stop(nodes).await;
+            return Ok(());
+        }
+        let mut agent_task = tokio::spawn(super::agent::serve(agent, stop_rx, move |m| {
+            say(started, m)
+        }));
         tokio::select! {
-            node = wait_for_ready_node(&client) => {
-                say(started, &format!("node {node} is Ready"));
+            _ = wait_for_ready_nodes(&client, 1) => {
                 say(started, &format!("cluster up; kubeconfig: {}", kubeconfig.display()));
                 println!("export KUBECONFIG={}", kubeconfig.display());
             }
@@ -97,12 +147,18 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         // Runs until SIGTERM/SIGINT stops the agent (and the control plane, which sees it too).
         agent_task.await.context("agent task")?
     });
-    let server_result = server.join().map_err(|_| anyhow::anyhow!("the control plane thread panicked"))?;
+    let server_result = server
+        .join()
+        .map_err(|_| anyhow::anyhow!("the control plane thread panicked"))?;
     let _ = std::fs::remove_file(pid_file(&data_dir));
     result.and(server_result)
 }
 
-async fn wait_for_control_plane(kubeconfig: &Path, token: &Path, server: &std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<kube::Client> {
+async fn wait_for_control_plane(
+    kubeconfig: &Path,
+    token: &Path,
+    server: &std::thread::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<kube::Client> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if server.is_finished() {
@@ -122,20 +178,26 @@ async fn wait_for_control_plane(kubeconfig: &Path, token: &Path, server: &std::t
     }
 }
 
-async fn wait_for_ready_node(client: &kube::Client) -> String {
+/// Waits until `n` nodes are Ready, printing each as it gets there.
+async fn wait_for_ready_nodes(client: &kube::Client, n: usize) {
     let nodes: kube::Api<Node> = kube::Api::all(client.clone());
+    let mut seen = std::collections::BTreeSet::new();
     loop {
         if let Ok(list) = nodes.list(&Default::default()).await {
-            for n in list.items {
-                let ready = n
+            for node in list.items {
+                let ready = node
                     .status
                     .as_ref()
                     .and_then(|s| s.conditions.as_ref())
                     .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-                if ready {
-                    return n.metadata.name.unwrap_or_default();
+                let name = node.metadata.name.unwrap_or_default();
+                if ready && seen.insert(name.clone()) {
+                    eprintln!("node {name} is Ready");
                 }
             }
+        }
+        if seen.len() >= n {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
