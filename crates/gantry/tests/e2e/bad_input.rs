@@ -60,6 +60,8 @@ fn snapshot(k: &Kubectl) -> Vec<(String, Value)> {
         .map(|items| {
             items
                 .iter()
+                // Published by the root CA publisher whenever it gets to the namespace.
+                .filter(|i| i["metadata"]["name"] != "kube-root-ca.crt")
                 .map(|i| {
                     (
                         format!(
