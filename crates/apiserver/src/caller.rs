@@ -3,8 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use hyper::Request;
+use hyper::body::Incoming;
 use rustls::pki_types::CertificateDer;
 use serde::Serialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::route::Route;
+use crate::service_account::Tokens;
+use crate::storage::Storage;
 
 /// An authenticated user, as upstream's `UserInfo`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -46,6 +53,37 @@ impl Caller {
             authenticated: true,
             user: Some(user),
         }
+    }
+}
+
+/// The caller of a request: its client certificate, else its bearer token (checked only on
+/// routes that need authentication; public routes read their own credentials). No
+/// credentials, or a token that does not verify, is 401.
+pub async fn authenticate(
+    req: &Request<Incoming>,
+    caller: &Caller,
+    target: &Route,
+    tokens: Option<&Tokens>,
+    storage: &Storage,
+) -> ApiResult<Caller> {
+    if caller.authenticated || target.is_public() {
+        return Ok(caller.clone());
+    }
+    let bearer = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match (bearer, tokens) {
+        (Some(token), Some(tokens)) => match tokens.authenticate(storage, token).await {
+            Ok(user) => Ok(Caller::user(user)),
+            Err(e) => {
+                tracing::debug!("bearer token refused: {e}");
+                Err(ApiError::Unauthorized)
+            }
+        },
+        _ => Err(ApiError::Unauthorized),
     }
 }
 

@@ -99,10 +99,12 @@ impl Api {
                 .and_then(|v| v.to_str().ok()),
         );
         let target = route(&path);
-        let result = match self.authenticate(&req, caller, &target).await {
-            Ok(caller) => self.dispatch(req, target, &format, &caller).await,
-            Err(e) => Err(e),
-        };
+        let tokens = self.tokens.as_deref();
+        let result =
+            match crate::caller::authenticate(&req, caller, &target, tokens, &self.storage).await {
+                Ok(caller) => self.dispatch(req, target, &format, &caller).await,
+                Err(e) => Err(e),
+            };
         let resp = result.unwrap_or_else(|e| response::error(&e));
         let resp = if protobuf {
             crate::protobuf::transcode(resp).await
@@ -111,35 +113,6 @@ impl Api {
         };
         tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
         resp
-    }
-
-    /// The caller of a request: its client certificate, else its bearer token (checked only
-    /// on routes that need authentication; public routes read their own credentials).
-    async fn authenticate(
-        &self,
-        req: &Request<Incoming>,
-        caller: &Caller,
-        target: &Route,
-    ) -> ApiResult<Caller> {
-        if caller.authenticated || target.is_public() {
-            return Ok(caller.clone());
-        }
-        let bearer = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match (bearer, &self.tokens) {
-            (Some(token), Some(tokens)) => match tokens.authenticate(&self.storage, token).await {
-                Ok(user) => Ok(Caller::user(user)),
-                Err(e) => {
-                    tracing::debug!("bearer token refused: {e}");
-                    Err(ApiError::Unauthorized)
-                }
-            },
-            _ => Err(ApiError::Unauthorized),
-        }
     }
 
     async fn dispatch(
@@ -172,17 +145,7 @@ impl Api {
                 if p.group == service_account::review::GROUP
                     && p.resource == service_account::review::PLURAL =>
             {
-                if req.method() != Method::POST || p.name.is_some() || p.namespace.is_some() {
-                    return Err(ApiError::MethodNotAllowed);
-                }
-                let media = media_type(
-                    req.headers()
-                        .get(hyper::header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok()),
-                )?;
-                let body = decode_object(&read_body(req).await?, media)?;
-                service_account::review::self_subject_review(caller, &p.version, &body)
-                    .map(|v| response::json(201, &v))
+                service_account::review::serve(req, &p, caller).await
             }
             Route::Resource(p) => match (&self.nodes, kubelet_subresource(&p)) {
                 (Some(nodes), Some((ns, name, sub))) => {
@@ -424,7 +387,7 @@ fn kubelet_subresource(p: &ResourcePath) -> Option<(&str, &str, PodSubresource)>
 }
 
 /// Reads a request body, refusing more than [`MAX_BODY_BYTES`].
-async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
+pub(crate) async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
     if let Some(len) = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)

@@ -1,14 +1,37 @@
 //! `POST /apis/authentication.k8s.io/v1/selfsubjectreviews` (what `kubectl auth whoami`
 //! asks): the caller's own user info.
 
+use hyper::body::Incoming;
+use hyper::{Method, Request};
 use serde_json::{Value, json};
 
 use crate::caller::Caller;
+use crate::decode::{decode_object, media_type};
 use crate::error::{ApiError, ApiResult};
+use crate::response::{self, Response};
+use crate::route::ResourcePath;
 
 /// The group and version SelfSubjectReview is served in.
 pub const GROUP: &str = "authentication.k8s.io";
 pub const PLURAL: &str = "selfsubjectreviews";
+
+/// Serves a request to the `selfsubjectreviews` collection: only `POST` (201).
+pub async fn serve(
+    req: Request<Incoming>,
+    p: &ResourcePath,
+    caller: &Caller,
+) -> ApiResult<Response> {
+    if req.method() != Method::POST || p.name.is_some() || p.namespace.is_some() {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let media = media_type(
+        req.headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    let body = decode_object(&crate::handler::read_body(req).await?, media)?;
+    self_subject_review(caller, &p.version, &body).map(|v| response::json(201, &v))
+}
 
 /// Answers a SelfSubjectReview (any body with the right kind; the status is the caller).
 pub fn self_subject_review(caller: &Caller, version: &str, body: &Value) -> ApiResult<Value> {
