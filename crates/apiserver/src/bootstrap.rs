@@ -1,5 +1,6 @@
 //! Objects every cluster has from its first start: the `kubernetes` Service in `default`
-//! (cluster IP .1 of the service CIDR) and its Endpoints pointing at this API server.
+//! (cluster IP .1 of the service CIDR) and its Endpoints and EndpointSlice pointing at this API
+//! server (the service proxy reads slices).
 
 use std::net::SocketAddr;
 
@@ -28,7 +29,42 @@ fn kubernetes_endpoints(address: SocketAddr) -> Value {
     })
 }
 
-/// Creates or refreshes the `kubernetes` Service and Endpoints for the API server at `address`.
+fn kubernetes_slice(address: SocketAddr) -> Value {
+    json!({
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "gantry-apiserver"}},
+        "addressType": if address.is_ipv4() { "IPv4" } else { "IPv6" },
+        "endpoints": [{"addresses": [address.ip().to_string()], "conditions": {"ready": true, "serving": true, "terminating": false}}],
+        "ports": [{"name": "https", "port": address.port(), "protocol": "TCP"}],
+    })
+}
+
+/// Creates `value` in `default`, or refreshes `fields` of the existing object.
+async fn ensure(storage: &Storage, resource: (&str, &str, &str), value: Value, fields: &[&str]) -> Result<(), ApiError> {
+    let q = Query::default();
+    let Some(def) = storage.registry.get(resource.0, resource.1, resource.2) else { return Ok(()) };
+    match storage.create(def, Some("default"), value.clone(), &q).await {
+        Ok(_) => Ok(()),
+        Err(ApiError::AlreadyExists(_)) => {
+            storage
+                .guaranteed_update(def, Some("default"), "kubernetes", None, &q, |old| {
+                    let mut new = old.clone();
+                    for f in fields {
+                        new[*f] = value[*f].clone();
+                    }
+                    if let Some(m) = new["metadata"].as_object_mut() {
+                        m.remove("resourceVersion");
+                    }
+                    Ok(new)
+                })
+                .await
+                .map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates or refreshes the `kubernetes` Service, Endpoints and EndpointSlice for the API
+/// server at `address`.
 pub async fn ensure_kubernetes_service(
     storage: &Storage,
     address: SocketAddr,
@@ -50,28 +86,8 @@ pub async fn ensure_kubernetes_service(
             Err(e) => return Err(e),
         }
     }
-    if let Some(def) = storage.registry.get("", "v1", "endpoints") {
-        let endpoints = kubernetes_endpoints(address);
-        match storage
-            .create(def, Some("default"), endpoints.clone(), &q)
-            .await
-        {
-            Ok(_) => {}
-            Err(ApiError::AlreadyExists(_)) => {
-                storage
-                    .guaranteed_update(def, Some("default"), "kubernetes", None, &q, |old| {
-                        let mut new = old.clone();
-                        new["subsets"] = endpoints["subsets"].clone();
-                        if let Some(m) = new["metadata"].as_object_mut() {
-                            m.remove("resourceVersion");
-                        }
-                        Ok(new)
-                    })
-                    .await?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    ensure(storage, ("", "v1", "endpoints"), kubernetes_endpoints(address), &["subsets"]).await?;
+    ensure(storage, ("discovery.k8s.io", "v1", "endpointslices"), kubernetes_slice(address), &["endpoints", "ports"]).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 mod cache;
 mod error;
 mod forward;
+pub mod publish;
 mod records;
 mod resolv_conf;
 mod server;

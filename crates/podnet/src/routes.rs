@@ -72,9 +72,15 @@ async fn reconcile(desired: &BTreeMap<String, String>) {
     }
 }
 
+/// The masquerade table of `node` (one per node: several nodes may share a network namespace).
+pub fn table_name(node: &str) -> String {
+    let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    format!("gantry_podnet_{clean}")
+}
+
 /// Keeps routes to other nodes' pods and the masquerade table current, forever.
 pub async fn run_routes(client: kube::Client, node_name: String, cluster_cidr: String) {
-    if let Err(err) = run("nft", &["-f", "-"], Some(&masquerade_table("gantry_podnet", &cluster_cidr))).await {
+    if let Err(err) = run("nft", &["-f", "-"], Some(&masquerade_table(&table_name(&node_name), &cluster_cidr))).await {
         tracing::warn!(%err, "installing the pod masquerade rule failed");
     }
     let api: Api<Node> = Api::all(client);

@@ -186,8 +186,10 @@ async fn lb_loop(
     loop {
         let ips = lb::ready_node_ips(nodes.state().iter().map(|n| n.as_ref()));
         let service_state = services.state();
-        let result =
-            lb::sync_lb_statuses(client, service_state.iter().map(|s| s.as_ref()), &ips).await;
+        // Collected first: an iterator with a closure held across the await would make this
+        // future's Send-ness unprovable for callers that spawn it.
+        let current: Vec<&Service> = service_state.iter().map(|s| s.as_ref()).collect();
+        let result = lb::sync_lb_statuses(client, current, &ips).await;
         if result.is_err() {
             tokio::time::sleep(RETRY).await;
         } else {

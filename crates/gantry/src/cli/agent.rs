@@ -46,6 +46,12 @@ pub struct AgentArgs {
     /// Registries reached over plain HTTP (HOST:PORT); may be repeated.
     #[arg(long)]
     pub insecure_registry: Vec<String>,
+    /// The Service ClusterIP range (the proxy drops traffic to unallocated addresses in it).
+    #[arg(long, default_value = "10.43.0.0/16")]
+    pub service_cidr: String,
+    /// Port of the node's DNS server (on the node IP; pods reach it as the cluster DNS Service).
+    #[arg(long, default_value_t = 53)]
+    pub dns_port: u16,
     /// Pod addresses of the whole cluster (traffic leaving it is masqueraded).
     #[arg(long, default_value = "10.42.0.0/16")]
     pub cluster_cidr: String,
@@ -223,6 +229,7 @@ pub async fn serve(
         node.clone(),
         args.cluster_cidr.clone(),
     ));
+    let network = tokio::spawn(services(client.clone(), args.clone(), node.clone(), ip));
     progress(&format!("node {node} ({ip}) starting its kubelet"));
     let kubelet = gantry_kubelet::run(cfg, client, cri.clone());
     tokio::select! {
@@ -231,14 +238,67 @@ pub async fn serve(
     }
     server.abort();
     podnet.abort();
+    network.abort();
     if super::down::teardown_marker(&args.data_dir).exists() {
-        progress("removing this node's pods");
+        progress("removing this node's pods and network rules");
         remove_pods(&cri, &node).await;
+        let _ = gantry_proxy::cleanup(&proxy_table(&node)).await;
+        let table = gantry_podnet::routes::table_name(&node);
+        let _ = gantry_podnet::run("nft", &["delete", "table", "ip", &table], None).await;
     }
     if let Some(c) = containerd {
         c.stop().await;
     }
     Ok(())
+}
+
+/// The node's service proxy (its own nftables table) and DNS server, published as the
+/// cluster DNS Service; each restarts after a failure.
+async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAddr) {
+    let proxy = gantry_proxy::ProxyConfig {
+        node_name: node.clone(),
+        node_ips: vec![ip],
+        table: proxy_table(&node),
+        cluster_cidr: args.cluster_cidr.clone(),
+        service_cidr: args.service_cidr.clone(),
+    };
+    let proxy_loop = async {
+        loop {
+            if let Err(err) = gantry_proxy::run(client.clone(), proxy.clone()).await {
+                tracing::error!(%err, "service proxy stopped; restarting it");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let dns = gantry_dns::DnsConfig {
+        listen: vec![SocketAddr::new(ip, args.dns_port)],
+        cluster_domain: args.cluster_domain.clone(),
+        upstreams: gantry_dns::upstreams_from_resolv_conf(&resolv),
+        negative_ttl: std::time::Duration::from_secs(30),
+    };
+    let dns_ip: IpAddr = args.cluster_dns.parse().unwrap_or(IpAddr::from([10, 43, 0, 10]));
+    let dns_loop = async {
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+        let node_uid = nodes.get(&node).await.ok().and_then(|n| n.metadata.uid);
+        if let Err(err) = gantry_dns::publish::publish(&client, dns_ip, &node, node_uid.as_deref(), ip, args.dns_port).await {
+            tracing::warn!(%err, "publishing the node's DNS server failed");
+        }
+        loop {
+            if let Err(err) = gantry_dns::serve(client.clone(), dns.clone()).await {
+                tracing::error!(%err, "cluster DNS stopped; restarting it");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    tokio::join!(proxy_loop, dns_loop);
+}
+
+/// The proxy's nftables table for `node`: one per node, so several nodes on one host (each in
+/// its own network namespace, or side by side in tests) never share a table.
+fn proxy_table(node: &str) -> String {
+    let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    format!("gantry_svc_{clean}")
 }
 
 /// Stops and removes every sandbox (and its containers) this node's kubelet made.

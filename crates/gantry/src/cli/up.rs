@@ -33,6 +33,9 @@ pub struct UpArgs {
     /// Name of the Linux bridge of the pod network (distinct per cluster on one host).
     #[arg(long, default_value = "gantry0")]
     cni_bridge: String,
+    /// Port of each node's DNS server (pods reach it as 10.43.0.10:53 through the proxy).
+    #[arg(long, default_value_t = 53)]
+    dns_port: u16,
     /// Run this many agents, each in its own network namespace on a bridge of its own (0: one
     /// agent in this process, on the host's network).
     #[arg(long, default_value_t = 0)]
@@ -115,6 +118,8 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
             cluster_domain: "cluster.local".into(),
             insecure_registry: args.insecure_registry.clone(),
             cluster_cidr,
+            service_cidr: "10.43.0.0/16".into(),
+            dns_port: args.dns_port,
             cni_bridge: args.cni_bridge.clone(),
             node_label: vec!["node-role.kubernetes.io/control-plane=true".into()],
             max_pods: 110,

@@ -81,7 +81,8 @@ pub async fn start(
                 "--cluster-cidr",
                 &template.cluster_cidr,
             ])
-            .args(["--cni-bridge", &template.cni_bridge])
+            .args(["--cni-bridge", &template.cni_bridge, "--service-cidr", &template.service_cidr])
+            .args(["--dns-port", &template.dns_port.to_string()])
             .env("GANTRY_TOKEN", &template.token)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
