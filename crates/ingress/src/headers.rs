@@ -117,7 +117,10 @@ pub fn backend_request_headers(
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+    /// Header name/value pairs as written in the tables.
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+    fn map(pairs: Pairs) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in pairs {
             headers.append(
@@ -148,7 +151,7 @@ mod tests {
 
     #[test]
     fn strip_table() {
-        let cases: &[(&[(&str, &str)], &[(&str, &str)])] = &[
+        let cases: &[(Pairs, Pairs)] = &[
             (&[("accept", "*/*")], &[("accept", "*/*")]),
             (
                 &[
@@ -181,7 +184,7 @@ mod tests {
 
     #[test]
     fn forwarded_table() {
-        let cases: &[(&[(&str, &str)], &str)] = &[
+        let cases: &[(Pairs, &str)] = &[
             (&[], "192.0.2.7"),
             (&[("x-forwarded-for", "10.0.0.1")], "10.0.0.1, 192.0.2.7"),
             (
@@ -204,7 +207,7 @@ mod tests {
 
     #[test]
     fn upgrade_table() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        let cases: &[(Pairs, Option<&str>)] = &[
             (
                 &[("connection", "Upgrade"), ("upgrade", "websocket")],
                 Some("websocket"),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::{Request, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -79,13 +79,22 @@ pub async fn get_tls(tls: TlsStream<TcpStream>, host: &str, path: &str) -> Resul
     http1(tls, host, path).await
 }
 
-/// `GET https://host/path` over HTTP/2 on an established TLS stream (ALPN h2).
-pub async fn get_h2(tls: TlsStream<TcpStream>, host: &str, path: &str) -> Result<Reply> {
+/// Over HTTP/2 on an established TLS stream (ALPN h2): `GET https://host/path` and then, on
+/// the same connection, a `POST` of `upload`.
+pub async fn get_and_post_h2(
+    tls: TlsStream<TcpStream>,
+    host: &str,
+    path: &str,
+    upload: Bytes,
+) -> Result<(Reply, Reply)> {
     let (mut sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await?;
     tokio::spawn(connection);
-    let request = Request::get(format!("https://{host}{path}")).body(Empty::<Bytes>::new())?;
-    read_reply(sender.send_request(request).await?).await
+    let get = Request::get(format!("https://{host}{path}")).body(Full::new(Bytes::new()))?;
+    let got = read_reply(sender.send_request(get).await?).await?;
+    let post = Request::post(format!("https://{host}{path}")).body(Full::new(upload))?;
+    let posted = read_reply(sender.send_request(post).await?).await?;
+    Ok((got, posted))
 }
 
 /// Accepts any server certificate: only to look at the fallback certificate.

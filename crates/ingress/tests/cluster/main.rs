@@ -20,7 +20,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use clients::{Reply, connect_tls, get, get_h2, get_tls, tls_config, upgrade_echo};
+use clients::{Reply, connect_tls, get, get_and_post_h2, get_tls, tls_config, upgrade_echo};
 use objects::{Ca, NS, backend, path};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -251,7 +251,12 @@ async fn scenario(server: &apiserver::ApiServer, client: Client) -> Result<()> {
         tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice()),
         "h2 not negotiated"
     );
-    let reply = get_h2(tls, "a.example.com", "/exact").await?;
+    let upload = bytes::Bytes::from(vec![7u8; 3 << 20]);
+    let (reply, posted) = get_and_post_h2(tls, "a.example.com", "/exact", upload).await?;
+    ensure!(
+        posted.field("uploaded") == (3 << 20).to_string(),
+        "{posted:?}"
+    );
     ensure!(
         reply.version == Version::HTTP_2 && reply.who() == "app-b",
         "{reply:?}"
