@@ -77,10 +77,13 @@ async fn scenario(server: &apiserver::ApiServer, client: Client) -> Result<()> {
     let ca = Ca::new()?;
     let (crt, key, secret_leaf) = ca.leaf(&["a.example.com"])?;
     objects::tls_secret(&client, "a-tls", &crt, &key).await?;
+    let (wild_crt, wild_key, wild_leaf) = ca.leaf(&["*.wild.test"])?;
+    objects::tls_secret(&client, "wild-tls", &wild_crt, &wild_key).await?;
 
     objects::ingress(&client, "main", json!({}), json!({
         "ingressClassName": "gantry",
-        "tls": [{"hosts": ["a.example.com"], "secretName": "a-tls"}],
+        "tls": [{"hosts": ["a.example.com"], "secretName": "a-tls"},
+                    {"hosts": ["*.wild.test"], "secretName": "wild-tls"}],
         "rules": [
             {"host": "a.example.com", "http": {"paths": [
                 path("/", "Prefix", "app-a"),
@@ -233,6 +236,12 @@ async fn scenario(server: &apiserver::ApiServer, client: Client) -> Result<()> {
         "unknown SNI got the Secret's certificate"
     );
     ensure!(get_tls(tls, "c.example.com", "/").await?.who() == "app-c");
+    let (tls, leaf) = connect_tls(https, "x.wild.test", trusted()?).await?;
+    ensure!(
+        leaf == wild_leaf,
+        "x.wild.test not served the wildcard Secret's certificate"
+    );
+    ensure!(get_tls(tls, "x.wild.test", "/").await?.who() == "app-c");
     ensure!(
         connect_tls(https, "other.example.org", trusted()?)
             .await
