@@ -15,6 +15,7 @@ mod render;
 mod ruleset;
 mod selector;
 mod snapshot;
+mod update;
 mod watch;
 
 pub use compile::compile;
@@ -23,6 +24,7 @@ pub use render::{FAMILY, render};
 pub use ruleset::{Peer, PodRules, PortRange, Rule, Ruleset};
 pub use selector::{IpBlock, Ipv4Cidr};
 pub use snapshot::{Labels, NAMESPACE_NAME_LABEL, NamedPort, PodInfo, Protocol, Snapshot};
+pub use update::set_update;
 pub use watch::run;
 
 /// What [`run`] needs to know.

@@ -57,6 +57,11 @@ impl Nft {
         self.run_file(table, &transaction(table, ruleset)).await
     }
 
+    /// Runs `text` (e.g. from [`crate::set_update`]) as one transaction on our table.
+    pub async fn run_transaction(&self, table: &str, text: &str) -> Result<(), NetpolError> {
+        self.run_file(table, text).await
+    }
+
     /// Deletes our table (a no-op if it does not exist).
     pub async fn delete_table(&self, table: &str) -> Result<(), NetpolError> {
         self.run_file(table, &delete_transaction(table)).await

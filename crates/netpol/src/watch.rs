@@ -16,8 +16,10 @@ use tokio::sync::Notify;
 use crate::compile::compile;
 use crate::nft::{Nft, valid_table_name};
 use crate::render::render;
+use crate::ruleset::Ruleset;
 use crate::selector::Ipv4Cidr;
 use crate::snapshot::Snapshot;
+use crate::update::set_update;
 use crate::{NetpolConfig, NetpolError};
 
 /// How long to wait after an event for more before re-applying (coalesces bursts).
@@ -119,7 +121,8 @@ async fn rules_loop(
         })?;
     }
     let nft = Nft::host();
-    let mut applied: Option<String> = None;
+    // What the table holds now: the ruleset and its text.
+    let mut applied: Option<(Ruleset, String)> = None;
     loop {
         let (policy_state, pod_state, namespace_state) =
             (policies.state(), pods.state(), namespaces.state());
@@ -131,8 +134,8 @@ async fn rules_loop(
         let ruleset = compile(&snapshot, &cfg.node_name);
         let text = render(&ruleset, &cfg.table);
         let mut failed = false;
-        if applied.as_deref() != Some(text.as_str()) {
-            match nft.apply(&cfg.table, &text).await {
+        if applied.as_ref().map(|(_, t)| t.as_str()) != Some(text.as_str()) {
+            match apply(&nft, &cfg.table, applied.as_ref(), &ruleset, &text).await {
                 Ok(()) => {
                     tracing::info!(
                         table = %cfg.table,
@@ -140,7 +143,7 @@ async fn rules_loop(
                         isolated_pods = ruleset.pods.len(),
                         "applied network policy rules"
                     );
-                    applied = Some(text);
+                    applied = Some((ruleset, text));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "applying network policy rules");
@@ -156,4 +159,22 @@ async fn rules_loop(
             tokio::time::sleep(DEBOUNCE).await;
         }
     }
+}
+
+/// Programs `ruleset` (rendered as `text`): only the changed sets when the previous ruleset
+/// differs in set members alone, else (or if that fails) the whole table.
+async fn apply(
+    nft: &Nft,
+    table: &str,
+    previous: Option<&(Ruleset, String)>,
+    ruleset: &Ruleset,
+    text: &str,
+) -> Result<(), NetpolError> {
+    if let Some(update) = previous.and_then(|(p, _)| set_update(p, ruleset, table)) {
+        match nft.run_transaction(table, &update).await {
+            Ok(()) => return Ok(()),
+            Err(error) => tracing::debug!(%error, "set update refused, replacing the table"),
+        }
+    }
+    nft.apply(table, text).await
 }

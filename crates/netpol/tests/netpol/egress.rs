@@ -13,7 +13,7 @@ fn egress() {
         json!({"podSelector": {"matchLabels": {"app": "client"}}, "policyTypes": ["Egress"]});
     check(
         "egress deny",
-        &[deny.clone()],
+        std::slice::from_ref(&deny),
         &[
             ("client", "web", TCP, 80, false),
             ("client", "ext", TCP, 443, false),

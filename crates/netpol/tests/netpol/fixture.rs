@@ -7,8 +7,18 @@ use gantry_netpol::{NamedPort, PodInfo, Protocol, Ruleset, Snapshot, compile, re
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::{Value, json};
 
-/// The cluster: (namespace, name, node, ip, labels, named ports).
-pub const PODS: &[(&str, &str, &str, &str, &[(&str, &str)], &[(&str, u16)])] = &[
+/// One pod: (namespace, name, node, ip, labels, named ports).
+type PodRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static [(&'static str, u16)],
+);
+
+/// The cluster.
+pub const PODS: &[PodRow] = &[
     (
         "default",
         "web",

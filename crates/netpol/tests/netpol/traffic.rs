@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use gantry_netpol::nft::Nft;
-use gantry_netpol::{NamedPort, PodInfo, Protocol, Snapshot, compile, render};
+use gantry_netpol::{NamedPort, PodInfo, Protocol, Snapshot, compile, render, set_update};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::{Value, json};
 
@@ -252,7 +252,7 @@ async fn policies_filter_real_traffic() -> Result<()> {
     );
 
     let deny_ingress = json!({"podSelector": {}, "policyTypes": ["Ingress"]});
-    apply(&nft, &[deny_ingress.clone()]).await?;
+    apply(&nft, std::slice::from_ref(&deny_ingress)).await?;
     lab.expect(
         "default deny",
         &[("c", "a", false), ("c", "b", false), ("node", "a", true)],
@@ -262,10 +262,32 @@ async fn policies_filter_real_traffic() -> Result<()> {
         "podSelector": {"matchLabels": {"app": "server"}},
         "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}], "ports": [{"port": "http"}]}],
     });
-    apply(&nft, &[deny_ingress, allow_client]).await?;
+    let policies = [deny_ingress, allow_client];
+    apply(&nft, &policies).await?;
     lab.expect(
         "allow client",
         &[("c", "a", true), ("b", "a", false), ("c", "b", false)],
+    );
+
+    // Pod b becomes a client: only the peer set changes, updated in place.
+    let before = compile(&snapshot(&policies), "n1");
+    let mut relabeled = snapshot(&policies);
+    for pod in relabeled.pods.iter_mut().filter(|p| p.name == "b") {
+        pod.labels.insert("app".to_string(), "client".to_string());
+    }
+    let after = compile(&relabeled, "n1");
+    let update = set_update(&before, &after, TABLE).context("only sets changed")?;
+    assert!(update.starts_with("flush set inet"), "{update}");
+    nft.run_transaction(TABLE, &update).await?;
+    let listed = nft.list_table(TABLE).await?;
+    let expected = render(&after, TABLE);
+    assert!(
+        listed.contains("10.99.0.11, 10.99.0.12"),
+        "{listed}\nwant\n{expected}"
+    );
+    lab.expect(
+        "relabeled",
+        &[("b", "a", true), ("c", "a", true), ("c", "b", false)],
     );
 
     let deny_client_egress =
