@@ -4,4 +4,5 @@
 mod egress;
 mod fixture;
 mod ingress;
+mod render;
 mod traffic;
