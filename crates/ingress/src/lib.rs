@@ -36,6 +36,7 @@ pub struct IngressConfig {
     /// The IngressClass served; `gantry` by default.
     pub class: String,
     /// Addresses written to `status.loadBalancer.ingress` of served Ingresses.
+    /// Empty: the InternalIPs of every Ready node.
     pub publish_ips: Vec<IpAddr>,
 }
 

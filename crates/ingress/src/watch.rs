@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Api;
@@ -76,6 +76,27 @@ struct Stores {
     services: Store<Service>,
     slices: Store<EndpointSlice>,
     secrets: Store<Secret>,
+    nodes: Store<Node>,
+}
+
+/// The addresses to publish: the configured ones, or else the InternalIPs of every Ready node
+/// (the same answer on every node, so several controllers never fight over the status).
+fn publish_ips(cfg: &IngressConfig, nodes: &[Arc<Node>]) -> Vec<std::net::IpAddr> {
+    if !cfg.publish_ips.is_empty() {
+        return cfg.publish_ips.clone();
+    }
+    let mut ips: Vec<std::net::IpAddr> = nodes
+        .iter()
+        .filter(|n| {
+            n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .filter_map(|n| {
+            let addrs = n.status.as_ref()?.addresses.as_ref()?;
+            addrs.iter().find(|a| a.type_ == "InternalIP")?.address.parse().ok()
+        })
+        .collect();
+    ips.sort();
+    ips
 }
 
 async fn rebuild_loop(
@@ -110,11 +131,12 @@ async fn status_loop(client: kube::Client, stores: &Stores, cfg: &IngressConfig,
         let ingresses = stores.ingresses.state();
         let classes = stores.classes.state();
         let mut failed = false;
+        let ips = publish_ips(cfg, &stores.nodes.state());
         for ingress in snapshot::served(&ingresses, &classes, &cfg.class) {
-            if !status::needs_update(ingress, &cfg.publish_ips) {
+            if ips.is_empty() || !status::needs_update(ingress, &ips) {
                 continue;
             }
-            if let Err(error) = status::publish(client.clone(), ingress, &cfg.publish_ips).await {
+            if let Err(error) = status::publish(client.clone(), ingress, &ips).await {
                 tracing::warn!(%error, "will retry");
                 failed = true;
             }
@@ -139,7 +161,9 @@ pub async fn run(client: kube::Client, cfg: IngressConfig) -> Result<(), Ingress
     let (services, service_events) = reflect::<Service>(&client);
     let (slices, slice_events) = reflect::<EndpointSlice>(&client);
     let (secrets, secret_events) = reflect::<Secret>(&client);
+    let (nodes, node_events) = reflect::<Node>(&client);
     let stores = Stores {
+        nodes,
         ingresses,
         classes,
         services,
@@ -155,6 +179,7 @@ pub async fn run(client: kube::Client, cfg: IngressConfig) -> Result<(), Ingress
         error = drive("services", service_events, wake.clone()) => Err(error),
         error = drive("endpointslices", slice_events, wake.clone()) => Err(error),
         error = drive("secrets", secret_events, wake.clone()) => Err(error),
+        error = drive("nodes", node_events, wake.clone()) => Err(error),
         error = listener::serve_http(http, shared.clone()) => Err(error),
         error = listener::serve_https(https, acceptor, shared.clone()) => Err(error),
         () = rebuild_loop(&stores, &cfg.class, &shared, &resolver, &wake, &status_wake) => Ok(()),

@@ -52,6 +52,11 @@ pub struct AgentArgs {
     /// Port of the node's DNS server (on the node IP; pods reach it as the cluster DNS Service).
     #[arg(long, default_value_t = 53)]
     pub dns_port: u16,
+    /// Ports of the built-in ingress controller on the node IP (HTTP, HTTPS).
+    #[arg(long, default_value_t = 80)]
+    pub ingress_http_port: u16,
+    #[arg(long, default_value_t = 443)]
+    pub ingress_https_port: u16,
     /// Pod addresses of the whole cluster (traffic leaving it is masqueraded).
     #[arg(long, default_value = "10.42.0.0/16")]
     pub cluster_cidr: String,
@@ -291,7 +296,21 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     };
-    tokio::join!(proxy_loop, dns_loop);
+    let ingress = gantry_ingress::IngressConfig {
+        http: SocketAddr::new(ip, args.ingress_http_port),
+        https: SocketAddr::new(ip, args.ingress_https_port),
+        class: "gantry".into(),
+        publish_ips: vec![],
+    };
+    let ingress_loop = async {
+        loop {
+            if let Err(err) = gantry_ingress::run(client.clone(), ingress.clone()).await {
+                tracing::error!(%err, "ingress controller stopped; restarting it");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    tokio::join!(proxy_loop, dns_loop, ingress_loop);
 }
 
 /// The proxy's nftables table for `node`: one per node, so several nodes on one host (each in

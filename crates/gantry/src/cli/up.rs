@@ -36,6 +36,11 @@ pub struct UpArgs {
     /// Port of each node's DNS server (pods reach it as 10.43.0.10:53 through the proxy).
     #[arg(long, default_value_t = 53)]
     dns_port: u16,
+    /// Ports of the ingress controller on each node's IP (HTTP, HTTPS).
+    #[arg(long, default_value_t = 80)]
+    ingress_http_port: u16,
+    #[arg(long, default_value_t = 443)]
+    ingress_https_port: u16,
     /// Run this many agents, each in its own network namespace on a bridge of its own (0: one
     /// agent in this process, on the host's network).
     #[arg(long, default_value_t = 0)]
@@ -120,6 +125,8 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
             cluster_cidr,
             service_cidr: "10.43.0.0/16".into(),
             dns_port: args.dns_port,
+            ingress_http_port: args.ingress_http_port,
+            ingress_https_port: args.ingress_https_port,
             cni_bridge: args.cni_bridge.clone(),
             node_label: vec!["node-role.kubernetes.io/control-plane=true".into()],
             max_pods: 110,

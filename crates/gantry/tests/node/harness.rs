@@ -103,6 +103,10 @@ pub struct Cluster {
     dir: tempfile::TempDir,
     pub https_port: u16,
     pub kubelet_port: u16,
+    /// The node's DNS server port (its own per cluster: clusters share the host's address).
+    pub dns_port: u16,
+    /// The ingress controller's ports.
+    pub ingress_ports: [u16; 2],
     pub bridge: String,
     pub cidr: String,
     pub node: String,
@@ -131,11 +135,13 @@ impl Cluster {
         let pid = std::process::id() % 100_000;
         let bridge = format!("gn{pid}t{n}");
         assert!(bridge.len() <= 15);
-        let [https_port, kubelet_port] = free_ports();
+        let [https_port, kubelet_port, dns_port, http_port, tls_port] = free_ports();
         let mut cluster = Cluster {
             dir,
             https_port,
             kubelet_port,
+            dns_port,
+            ingress_ports: [http_port, tls_port],
             bridge,
             cidr: format!("10.{}.0.0/16", 60 + n),
             node: format!("gnode-{pid}-{n}"),
@@ -191,6 +197,9 @@ impl Cluster {
             .arg(self.data_dir())
             .args(["--https-port", &self.https_port.to_string()])
             .args(["--kubelet-port", &self.kubelet_port.to_string()])
+            .args(["--dns-port", &self.dns_port.to_string()])
+            .args(["--ingress-http-port", &self.ingress_ports[0].to_string()])
+            .args(["--ingress-https-port", &self.ingress_ports[1].to_string()])
             .args(["--cni-bridge", &self.bridge])
             .args(["--cluster-cidr", &self.cidr])
             .args(["--node-name", &self.node])
