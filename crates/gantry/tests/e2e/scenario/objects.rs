@@ -250,7 +250,9 @@ pub fn get_flavours(k: &Kubectl) {
         .as_array()
         .map(|i| {
             i.iter()
-                .filter(|o| o["metadata"]["namespace"] == NS)
+                .filter(|o| {
+                    o["metadata"]["namespace"] == NS && o["metadata"]["name"] != "kube-root-ca.crt"
+                })
                 .collect()
         })
         .unwrap_or_default();
