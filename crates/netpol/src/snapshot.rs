@@ -167,3 +167,59 @@ fn pod_info(pod: &Pod) -> Option<PodInfo> {
         ports,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(value: serde_json::Value) -> Pod {
+        serde_json::from_value(value).expect("test pod")
+    }
+
+    #[test]
+    fn build_keeps_only_pods_policies_apply_to() {
+        let running = pod(serde_json::json!({
+            "metadata": {"namespace": "default", "name": "web", "labels": {"app": "web"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [
+                {"name": "http", "containerPort": 8080},
+                {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                {"containerPort": 9000}]}]},
+            "status": {"phase": "Running", "podIPs": [{"ip": "fd00::1"}, {"ip": "10.42.0.5"}]},
+        }));
+        let host = pod(serde_json::json!({
+            "metadata": {"namespace": "default", "name": "host"},
+            "spec": {"hostNetwork": true, "containers": [{"name": "c"}]},
+            "status": {"podIP": "192.168.1.1"},
+        }));
+        let done = pod(serde_json::json!({
+            "metadata": {"namespace": "default", "name": "done"},
+            "spec": {"containers": [{"name": "c"}]},
+            "status": {"phase": "Succeeded", "podIP": "10.42.0.6"},
+        }));
+        let namespace: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "default", "labels": {"team": "a"}},
+        }))
+        .expect("test namespace");
+        let snapshot = Snapshot::build([], [&running, &host, &done], [&namespace]);
+        assert_eq!(snapshot.pods.len(), 1);
+        let web = &snapshot.pods[0];
+        assert_eq!(web.ip, Some(Ipv4Addr::new(10, 42, 0, 5)));
+        assert_eq!(web.node.as_deref(), Some("n1"));
+        let ports: Vec<(&str, Protocol, u16)> = web
+            .ports
+            .iter()
+            .map(|p| (p.name.as_str(), p.protocol, p.port))
+            .collect();
+        assert_eq!(
+            ports,
+            vec![("http", Protocol::Tcp, 8080), ("dns", Protocol::Udp, 53)]
+        );
+        let labels = snapshot.namespace_labels("default");
+        assert_eq!(labels.get("team").map(String::as_str), Some("a"));
+        assert_eq!(
+            labels.get(NAMESPACE_NAME_LABEL).map(String::as_str),
+            Some("default")
+        );
+        assert_eq!(snapshot.namespace_labels("new").len(), 1);
+    }
+}
