@@ -20,6 +20,7 @@ mod manager;
 pub mod node;
 pub mod probes;
 pub mod runtime;
+pub mod sa_token;
 pub mod sandbox;
 pub mod status;
 mod worker;

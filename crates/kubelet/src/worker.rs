@@ -22,6 +22,8 @@ use crate::{actions, lifecycle, Context, KubeletError};
 
 /// How often a quiet pod is synced anyway (probes, back-off expiry, containers that died).
 const RESYNC: Duration = Duration::from_secs(1);
+/// How old a service account token may get before the kubelet asks for a new one.
+const SA_TOKEN_REFRESH: Duration = Duration::from_secs(40 * 60);
 /// How often volumes are refreshed (ConfigMap and Secret changes reach mounted files).
 const VOLUME_REFRESH: Duration = Duration::from_secs(10);
 
@@ -35,6 +37,8 @@ pub(crate) struct PodWorker {
     last_status: Option<serde_json::Value>,
     volumes_at: Option<Instant>,
     pub(crate) volumes: Option<gantry_podconfig::PreparedVolumes>,
+    /// The pod's service account token and when it was fetched (refreshed well before expiry).
+    sa_token: Option<(String, Instant)>,
     /// Running containers: id -> (name, when it started on our monotonic clock).
     running: HashMap<String, (String, Instant)>,
     probe_tx: mpsc::Sender<Outcome>,
@@ -54,6 +58,7 @@ pub async fn run(ctx: Arc<Context>, uid: String, mut pod_rx: watch::Receiver<Opt
         volumes_at: None,
         volumes: None,
         running: HashMap::new(),
+        sa_token: None,
         probe_tx,
     };
     loop {
@@ -94,7 +99,7 @@ impl PodWorker {
             node_name: self.ctx.cfg.node_name.clone(),
             host_ip: self.ctx.cfg.node_ip.clone(),
             pod_ips: if host_net { vec![self.ctx.cfg.node_ip.clone()] } else { rt.sandbox().map(|s| s.ips.clone()).unwrap_or_default() },
-            service_account_token: None,
+            service_account_token: self.sa_token.as_ref().map(|(t, _)| t.clone()),
         }
     }
 
@@ -136,6 +141,13 @@ impl PodWorker {
     /// Prepares (or refreshes) the pod's volumes; errors are kept for the status.
     pub(crate) async fn refresh_volumes(&mut self, pod: &Pod, rt: &RuntimePod) -> bool {
         self.volumes_at = Some(Instant::now());
+        // Tokens live 3607 s; fetch a new one after 40 minutes, as upstream refreshes at 80%.
+        if self.sa_token.as_ref().is_none_or(|(_, at)| at.elapsed() > SA_TOKEN_REFRESH) {
+            match crate::sa_token::token_for(&self.ctx.client, pod).await {
+                Ok(token) => self.sa_token = token.map(|t| (t, Instant::now())),
+                Err(err) => tracing::warn!(pod = %name(pod), %err, "requesting the service account token failed"),
+            }
+        }
         let info = self.info(pod, rt);
         match gantry_podconfig::prepare_volumes_with_allocatable(&self.ctx.client, pod, &self.pod_dir(), &info, &self.ctx.allocatable).await {
             Ok(v) => {

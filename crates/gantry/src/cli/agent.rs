@@ -248,6 +248,7 @@ pub async fn serve(
         progress("removing this node's pods and network rules");
         remove_pods(&cri, &node).await;
         let _ = gantry_proxy::cleanup(&proxy_table(&node)).await;
+        gantry_netpol::cleanup(&netpol_table(&node)).await;
         let table = gantry_podnet::routes::table_name(&node);
         let _ = gantry_podnet::run("nft", &["delete", "table", "ip", &table], None).await;
     }
@@ -310,7 +311,20 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     };
-    tokio::join!(proxy_loop, dns_loop, ingress_loop);
+    let netpol = gantry_netpol::NetpolConfig {
+        node_name: node.clone(),
+        table: netpol_table(&node),
+        cluster_cidr: args.cluster_cidr.clone(),
+    };
+    let netpol_loop = async {
+        loop {
+            if let Err(err) = gantry_netpol::run(client.clone(), netpol.clone()).await {
+                tracing::error!(%err, "network policy enforcement stopped; restarting it");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    tokio::join!(proxy_loop, dns_loop, ingress_loop, netpol_loop);
 }
 
 /// The proxy's nftables table for `node`: one per node, so several nodes on one host (each in
@@ -318,6 +332,12 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
 fn proxy_table(node: &str) -> String {
     let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     format!("gantry_svc_{clean}")
+}
+
+/// The NetworkPolicy table of `node`.
+fn netpol_table(node: &str) -> String {
+    let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    format!("gantry_netpol_{clean}")
 }
 
 /// Stops and removes every sandbox (and its containers) this node's kubelet made.
