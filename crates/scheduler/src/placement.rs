@@ -54,13 +54,26 @@ impl std::fmt::Display for FitError {
 
 impl std::error::Error for FitError {}
 
-/// A small deterministic generator for tie-breaking (splitmix64).
+#[cfg(test)]
+mod search_tests {
+    use super::nodes_to_find;
+
+    #[test]
+    fn adaptive_share_of_nodes() {
+        for (nodes, want) in [(0, 0), (3, 3), (99, 99), (100, 100), (250, 120), (1000, 420), (5000, 500), (6000, 300), (20000, 1000)] {
+            assert_eq!(nodes_to_find(nodes), want, "{nodes} nodes");
+        }
+    }
+}
+
+/// A small deterministic generator for tie-breaking (splitmix64), and where the next search
+/// over the nodes starts (searches rotate, so every node gets considered in turn).
 #[derive(Debug, Clone)]
-pub struct TieBreaker(u64);
+pub struct TieBreaker(u64, usize);
 
 impl TieBreaker {
     pub fn new(seed: u64) -> TieBreaker {
-        TieBreaker(seed)
+        TieBreaker(seed, 0)
     }
 
     fn next(&mut self) -> u64 {
@@ -72,14 +85,39 @@ impl TieBreaker {
     }
 }
 
-/// Filters every node, scores the feasible ones and picks the best; ties are broken
-/// uniformly at random by `ties` (reservoir sampling, as upstream).
+/// How many feasible nodes a search looks for before scoring, as upstream's adaptive
+/// percentageOfNodesToScore: every node below 100; otherwise (50 - nodes/125)% of them, at
+/// least 5% and at least 100 nodes.
+pub fn nodes_to_find(nodes: usize) -> usize {
+    if nodes < 100 {
+        return nodes;
+    }
+    let percent = 50usize.saturating_sub(nodes / 125).max(5);
+    (nodes * percent / 100).max(100)
+}
+
+/// Filters nodes (starting where the last search stopped) until enough are feasible, scores
+/// those and picks the best; ties are broken uniformly at random by `ties` (reservoir
+/// sampling, as upstream).
 pub fn schedule(pod: &PodInfo, cache: &Cache, ties: &mut TieBreaker) -> Result<String, FitError> {
     let state = State::compute(pod, cache);
+    let nodes = cache.nodes();
+    let wanted = nodes_to_find(nodes.iter().filter(|n| n.present).count());
     let mut feasible = Vec::new();
     let mut raws = Vec::new();
     let mut rejected = Vec::new();
-    for (i, node) in cache.nodes().iter().enumerate().filter(|(_, n)| n.present) {
+    let start = if nodes.is_empty() { 0 } else { ties.1 % nodes.len() };
+    let mut looked = 0;
+    for k in 0..nodes.len() {
+        if feasible.len() >= wanted.max(1) {
+            break;
+        }
+        looked = k + 1;
+        let i = (start + k) % nodes.len();
+        let node = &nodes[i];
+        if !node.present {
+            continue;
+        }
         match filters::check(pod, &state, node) {
             Ok(()) => {
                 feasible.push(i);
@@ -88,6 +126,7 @@ pub fn schedule(pod: &PodInfo, cache: &Cache, ties: &mut TieBreaker) -> Result<S
             Err(reasons) => rejected.extend(reasons),
         }
     }
+    ties.1 = start + looked;
     if feasible.is_empty() {
         return Err(FitError::from_reasons(cache.node_count(), rejected));
     }
