@@ -29,7 +29,7 @@ fn client_reaches_deployment_on_other_nodes_by_service_name() {
         || {
             let out = cluster.exec(
                 "client",
-                "wget -qO- -T 2 http://web.default.svc.cluster.local/",
+                "timeout 3 wget -qO- http://web.default.svc.cluster.local/",
             );
             out.status.success().then(|| stdout(&out))
         },
@@ -41,7 +41,7 @@ fn client_reaches_deployment_on_other_nodes_by_service_name() {
     for _ in 0..30 {
         let out = cluster.exec(
             "client",
-            "wget -qO- -T 2 http://web.default.svc.cluster.local/",
+            "timeout 3 wget -qO- http://web.default.svc.cluster.local/",
         );
         assert!(
             out.status.success(),
@@ -69,7 +69,7 @@ fn client_reaches_deployment_on_other_nodes_by_service_name() {
     );
 
     // The short name works through the pod's search path (wget uses the resolver's search).
-    let out = cluster.exec("client", "wget -qO- -T 2 http://web/");
+    let out = cluster.exec("client", "timeout 3 wget -qO- http://web/");
     assert!(
         out.status.success() && stdout(&out).starts_with("web "),
         "the short name web: {} {}",
@@ -92,21 +92,15 @@ fn headless_service_resolves_to_every_pod_ip() {
         "None"
     );
 
-    let answer = poll(
+    // Exactly the pod IPs: a headless Service has no ClusterIP to hand out.
+    poll(
         "nslookup of the headless Service lists every pod IP",
         DEADLINE,
         || cluster.diag("app=web"),
         || {
             let out = cluster.exec("client", "nslookup web-headless.default.svc.cluster.local");
-            let text = stdout(&out);
-            let listed = addresses(&text);
-            (listed == ips).then_some(text)
+            (addresses(&stdout(&out)) == ips).then_some(())
         },
-    );
-    // The Service has no ClusterIP of its own to hand out.
-    assert!(
-        !answer.contains("10.43."),
-        "a headless Service must not resolve to a ClusterIP:\n{answer}"
     );
 }
 

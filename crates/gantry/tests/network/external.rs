@@ -105,8 +105,9 @@ fn external_traffic_policy_local_keeps_the_client_address() {
     );
     assert_eq!(answer.trim(), format!("web {pod}"));
 
-    // busybox httpd -vv logs `ADDRESS:PORT: url:/`: the address is the host's, not a node's.
-    let client = format!("{}:", cluster.gateway());
+    // busybox httpd -vv logs `ADDRESS:PORT: url:/` (an IPv4 peer of its IPv6 socket as
+    // `[::ffff:ADDRESS]:PORT`): the address must be the host's, not a node's.
+    let client = cluster.gateway();
     let logs = poll(
         "the pod's log shows the request",
         DEADLINE,
@@ -120,9 +121,15 @@ fn external_traffic_policy_local_keeps_the_client_address() {
         .lines()
         .filter(|l| l.contains("url:/"))
         .filter_map(|l| l.split(": url:").next())
+        .map(|peer| {
+            let addr = peer.rsplit_once(':').map_or(peer, |(a, _)| a);
+            addr.trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim_start_matches("::ffff:")
+        })
         .collect();
     assert!(
-        peers.iter().all(|p| p.starts_with(&client)),
+        !peers.is_empty() && peers.iter().all(|p| *p == client),
         "every request must come from the client's own address {client}, saw {peers:?}"
     );
 

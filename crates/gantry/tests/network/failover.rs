@@ -28,7 +28,7 @@ fn killing_an_endpoint_pod_does_not_break_the_service() {
         DEADLINE,
         || cluster.diag("app=web"),
         || {
-            let out = cluster.exec("client", &format!("wget -qO- -T 2 {url}"));
+            let out = cluster.exec("client", &format!("timeout 3 wget -qO- {url}"));
             out.status.success().then_some(())
         },
     );
@@ -36,7 +36,7 @@ fn killing_an_endpoint_pod_does_not_break_the_service() {
     // Sequential requests, paced so that the loop spans the deletion and the convergence.
     let script = format!(
         "i=0; while [ $i -lt {REQUESTS} ]; do i=$((i+1)); \
-         if r=$(wget -qO- -T 2 {url} 2>&1); then echo \"ok $r\"; else echo \"fail $r\"; fi; \
+         if r=$(timeout 3 wget -qO- {url} 2>&1); then echo \"ok $r\"; else echo \"fail $r\"; fi; \
          sleep 0.05; done; echo done"
     );
     let mut child = cluster
@@ -109,7 +109,7 @@ fn killing_an_endpoint_pod_does_not_break_the_service() {
             "requests reach {seen:?}, not every live pod {after:?}\n{}",
             cluster.diag("app=web")
         );
-        let out = cluster.exec("client", &format!("wget -qO- -T 2 {url}"));
+        let out = cluster.exec("client", &format!("timeout 3 wget -qO- {url}"));
         assert!(out.status.success(), "a request after convergence failed");
         let answer = stdout(&out);
         let pod = answer

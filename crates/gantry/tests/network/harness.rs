@@ -22,6 +22,9 @@ pub const START_DEADLINE: Duration = Duration::from_secs(120);
 pub const DEADLINE: Duration = Duration::from_secs(90);
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
+/// Note for scripts run in pods: the host's busybox (Debian 1.35) crashes in `wget -T`; bound
+/// requests with `timeout 3 wget ...` instead.
+///
 /// The name under which the busybox archive is imported.
 pub const BUSYBOX: &str = "gantry.local/busybox:latest";
 
@@ -244,24 +247,21 @@ impl Cluster {
             .stderr(log)
             .spawn()
             .expect("starting gantry up");
-        self.child = Some(child);
-        let mut exited = None;
-        wait_until(
+        let mut child = child;
+        let exited = poll(
             "gantry up prints the kubeconfig export",
             START_DEADLINE,
+            || self.logs(),
             || {
-                if let Some(status) = self
-                    .child
-                    .as_mut()
-                    .and_then(|c| c.try_wait().ok().flatten())
-                {
-                    exited = Some(status);
-                    return true;
+                if let Some(status) = child.try_wait().ok().flatten() {
+                    return Some(Some(status));
                 }
                 std::fs::read_to_string(self.stdout_path())
                     .is_ok_and(|s| s.contains("export KUBECONFIG="))
+                    .then_some(None)
             },
         );
+        self.child = Some(child);
         assert!(
             exited.is_none(),
             "gantry up exited with {exited:?}:\n{}",
