@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::harness::{
-    Cluster, DEADLINE, curl, names, node_of, on_node, poll, service, web_deployment,
+    Cluster, DEADLINE, curl, names, node_of, on_node, poll, service, stdout, web_deployment,
 };
 
 #[test]
@@ -33,6 +33,40 @@ fn node_port_answers_on_every_node() {
         );
         assert_eq!(answer.trim(), format!("web {pod}"), "answer of {url}");
     }
+    // From inside another node's network namespace too (node 1 to node 3's address).
+    let url = format!("http://{}:{port}/", cluster.node_ip(3));
+    let out = cluster.in_node(1, "curl", &["-sS", "--max-time", "3", &url]);
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("web {pod}"),
+        "{url} from node 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // `gantry down` removes the nodes' namespaces and the bridge.
+    let mut cluster = cluster;
+    cluster.down();
+    let netns = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    for i in 1..=3 {
+        assert!(
+            !stdout(&netns)
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(&cluster.netns(i))),
+            "{} remains after gantry down",
+            cluster.netns(i)
+        );
+    }
+    let bridge = std::process::Command::new("ip")
+        .args(["link", "show", &cluster.bridge()])
+        .output()
+        .expect("ip link show");
+    assert!(
+        !bridge.status.success(),
+        "the bridge remains after gantry down"
+    );
 }
 
 #[test]

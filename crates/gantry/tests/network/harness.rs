@@ -176,6 +176,11 @@ impl Cluster {
         format!("172.31.{}.1", self.k)
     }
 
+    /// The nodes' bridge on the host.
+    pub fn bridge(&self) -> String {
+        format!("gbr{}", self.https_port)
+    }
+
     /// Node `i`'s network namespace.
     pub fn netns(&self, i: u8) -> String {
         format!("gantry-{}-{i}", self.https_port)

@@ -14,3 +14,4 @@ mod dns;
 mod external;
 mod failover;
 mod ingress;
+mod netpol;
