@@ -131,7 +131,7 @@ const TOLERATIONS: &str = r#"      tolerations:
 
 #[test]
 fn pods_of_a_cut_off_node_are_replaced_on_the_others() {
-    let cluster = Cluster::start_with(
+    let mut cluster = Cluster::start_with(
         8,
         3,
         Options {
@@ -155,11 +155,7 @@ fn pods_of_a_cut_off_node_are_replaced_on_the_others() {
         })
         .collect();
 
-    let cut = std::process::Command::new("ip")
-        .args(["link", "set", &cluster.host_veth(i), "down"])
-        .output()
-        .expect("running ip link");
-    assert!(cut.status.success(), "cutting node {i} off: {cut:?}");
+    cluster.cut_off(i);
     let cut_at = Instant::now();
 
     // The node's Lease stops being renewed: Ready turns Unknown after the grace period.

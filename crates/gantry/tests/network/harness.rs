@@ -119,6 +119,8 @@ pub struct Cluster {
     pub prefix: String,
     child: Option<Child>,
     down_done: bool,
+    /// Nodes cut off the network by the test, reconnected before `gantry down`.
+    cut: Vec<u8>,
 }
 
 impl Cluster {
@@ -148,6 +150,7 @@ impl Cluster {
             prefix,
             child: None,
             down_done: false,
+            cut: vec![],
         };
         cluster.spawn(&options);
         cluster
@@ -447,8 +450,38 @@ spec:
         )
     }
 
+    /// Cuts node `i` off the network: the host end of its veth goes down.
+    pub fn cut_off(&mut self, i: u8) {
+        self.set_link(i, "down");
+        self.cut.push(i);
+    }
+
+    fn set_link(&self, i: u8, state: &str) {
+        let out = Command::new("ip")
+            .args(["link", "set", &self.host_veth(i), state])
+            .output()
+            .expect("running ip link set");
+        assert!(
+            out.status.success(),
+            "ip link set {} {state}: {}",
+            self.host_veth(i),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Reconnects the nodes the test cut off, so that their agents end their connections and
+    /// remove their pods cleanly (a namespace with half-closed connections outlives its name).
+    fn reconnect(&mut self) {
+        for i in std::mem::take(&mut self.cut) {
+            let _ = Command::new("ip")
+                .args(["link", "set", &self.host_veth(i), "up"])
+                .output();
+        }
+    }
+
     /// Runs `gantry down` and asserts it succeeded.
     pub fn down(&mut self) {
+        self.reconnect();
         let out = gantry()
             .arg("down")
             .arg("--data-dir")
@@ -471,6 +504,7 @@ spec:
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.reconnect();
         if !self.down_done {
             let _ = gantry()
                 .arg("down")
