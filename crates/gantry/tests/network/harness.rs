@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -68,12 +68,22 @@ pub fn gantry() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gantry"))
 }
 
-/// A free TCP port (the probe listener is closed before the port is used).
-pub fn free_port() -> u16 {
-    TcpListener::bind("0.0.0.0:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding a probe listener")
-        .port()
+/// A free TCP port for a cluster's API. The port names the cluster's bridge and namespaces, so
+/// it is never handed out twice by this process, nor while a bridge or namespace of that name
+/// exists on the host (another run's cluster).
+pub fn cluster_port() -> u16 {
+    static TAKEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("0.0.0.0:0")
+            .and_then(|l| l.local_addr())
+            .expect("binding a probe listener")
+            .port();
+        let in_use = Path::new(&format!("/sys/class/net/gbr{port}")).exists()
+            || Path::new(&format!("/run/netns/gantry-{port}-1")).exists();
+        if !in_use && TAKEN.lock().expect("the taken ports").insert(port) {
+            return port;
+        }
+    }
 }
 
 /// The busybox image archive, built once per test binary with `gantry image busybox`.
@@ -144,7 +154,7 @@ impl Cluster {
         }
         let mut cluster = Cluster {
             dir,
-            https_port: free_port(),
+            https_port: cluster_port(),
             k,
             nodes,
             prefix,
