@@ -29,28 +29,29 @@ spec:
     - {protocol: TCP, port: 8080}
 "#;
 
-/// Whether `client` gets an answer from the web pod through `url`.
-fn reaches(cluster: &Cluster, client: &str, url: &str) -> bool {
-    let out = cluster.exec(client, &format!("timeout 2 wget -qO- {url}"));
+/// Whether `client` gets an answer from the web pod through `url` within `seconds` (a dropped
+/// connection only shows as a timeout, so checks expecting a block use a short one).
+fn reaches(cluster: &Cluster, client: &str, url: &str, seconds: u32) -> bool {
+    let out = cluster.exec(client, &format!("timeout {seconds} wget -qO- {url}"));
     out.status.success() && stdout(&out).starts_with("web ")
 }
 
 /// Waits until `client`'s access through `url` is `expected`, then checks it stays so.
 fn settle(cluster: &Cluster, client: &str, url: &str, expected: bool) {
-    let state = if expected {
-        "reaches"
+    let (state, seconds) = if expected {
+        ("reaches", 3)
     } else {
-        "is blocked from"
+        ("is blocked from", 1)
     };
     poll(
         &format!("{client} {state} {url}"),
         DEADLINE,
         || cluster.diag("app=web"),
-        || (reaches(cluster, client, url) == expected).then_some(()),
+        || (reaches(cluster, client, url, seconds) == expected).then_some(()),
     );
     for _ in 0..2 {
         assert_eq!(
-            reaches(cluster, client, url),
+            reaches(cluster, client, url, seconds),
             expected,
             "{client} flapped after it {state} {url}"
         );
