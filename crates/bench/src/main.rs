@@ -12,6 +12,7 @@ mod latency;
 mod list;
 mod load;
 mod machine;
+mod network;
 mod node;
 mod pod;
 mod report;
@@ -82,6 +83,15 @@ pub struct Args {
     /// `--scenario scheduling`: how many Deployments carry the pods.
     #[arg(long, default_value_t = 10)]
     pub deployments: usize,
+    /// `--scenario network`: concurrent HTTP workers per load run.
+    #[arg(long, default_value_t = 8)]
+    pub net_concurrency: usize,
+    /// `--scenario network`: seconds of each HTTP and DNS load run.
+    #[arg(long, default_value_t = 5)]
+    pub net_seconds: u64,
+    /// `--scenario network`: concurrent DNS sockets.
+    #[arg(long, default_value_t = 8)]
+    pub dns_sockets: usize,
 }
 
 /// The benchmark scenarios.
@@ -93,6 +103,9 @@ pub enum Scenario {
     Scheduling,
     /// One real agent (containerd): pod create-to-Running, agent RSS and CPU.
     Node,
+    /// One real agent: requests/s direct vs ClusterIP vs Ingress, Service change to rules in
+    /// effect with 1,000 Services, DNS queries/s and latency.
+    Network,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -109,6 +122,7 @@ fn main() -> anyhow::Result<()> {
         Scenario::Api => runtime.block_on(run::run(&args, command))?,
         Scenario::Scheduling => runtime.block_on(scheduling::run(&args, command))?,
         Scenario::Node => runtime.block_on(node::run(&args, command))?,
+        Scenario::Network => runtime.block_on(network::run(&args, command))?,
     };
     if report.failures() > 0 {
         eprintln!("{} figure(s) missed their target", report.failures());
