@@ -233,6 +233,11 @@ impl Cluster {
                 .data_dir()
                 .join(format!("nodes/{}/agent.log", self.node(i)));
             let text = std::fs::read_to_string(path).unwrap_or_default();
+            // A panic's message, not only the end of its backtrace.
+            if let Some(at) = text.find("panicked at") {
+                let head: String = text[at..].lines().take(4).collect::<Vec<_>>().join("\n");
+                out.push_str(&format!("--- agent {} panicked: {head}\n", self.node(i)));
+            }
             out.push_str(&format!(
                 "--- agent {} log (tail):\n{}\n",
                 self.node(i),
