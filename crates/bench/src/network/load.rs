@@ -2,12 +2,12 @@
 //! (busybox httpd answers HTTP/1.0 and closes), sending `GET / HTTP/1.0` with a Host header and
 //! reading to EOF, for a fixed time. A request counts only when the status line says 200.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::TcpSocket;
 
 use crate::latency::Latencies;
 use crate::report::number;
@@ -49,10 +49,22 @@ impl HttpLoad {
     }
 }
 
-/// One request on a new connection; the body on a 200, an error otherwise.
-pub(crate) async fn get(addr: SocketAddr, host: &str) -> anyhow::Result<Vec<u8>> {
+/// One request on a new connection (from `source` when given, else the address the route
+/// picks); the body on a 200, an error otherwise.
+pub(crate) async fn get(
+    addr: SocketAddr,
+    host: &str,
+    source: Option<IpAddr>,
+) -> anyhow::Result<Vec<u8>> {
     let exchange = async {
-        let mut tcp = TcpStream::connect(addr)
+        let socket = TcpSocket::new_v4().context("creating a socket")?;
+        if let Some(ip) = source {
+            socket
+                .bind(SocketAddr::new(ip, 0))
+                .with_context(|| format!("binding to {ip}"))?;
+        }
+        let mut tcp = socket
+            .connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
         tcp.set_nodelay(true).context("setting TCP_NODELAY")?;
@@ -92,7 +104,7 @@ pub(crate) async fn wait_http(
 ) -> anyhow::Result<Duration> {
     let start = Instant::now();
     loop {
-        let last = match get(addr, host).await {
+        let last = match get(addr, host, None).await {
             Ok(body) if String::from_utf8_lossy(&body).contains(expect) => {
                 return Ok(start.elapsed());
             }
@@ -109,10 +121,11 @@ pub(crate) async fn wait_http(
     }
 }
 
-/// `workers` closed-loop workers against `addr` for `duration`.
+/// `workers` closed-loop workers against `addr` for `duration`, from `source` if given.
 pub(crate) async fn run(
     addr: SocketAddr,
     host: &str,
+    source: Option<IpAddr>,
     workers: usize,
     duration: Duration,
 ) -> HttpLoad {
@@ -131,7 +144,7 @@ pub(crate) async fn run(
             };
             while Instant::now() < end {
                 let t0 = Instant::now();
-                match get(addr, &host).await {
+                match get(addr, &host, source).await {
                     Ok(_) => {
                         mine.ok += 1;
                         mine.latencies.push(t0.elapsed());
