@@ -181,7 +181,7 @@ async fn http_rates(args: &Args, setup: &Setup, report: &mut Report) {
     let mut direct_b = load::run(setup.pod, "web", node, c, window).await;
     let direct = (direct_a.rate() + direct_b.rate()) / 2.0;
     report.note(format!(
-        "Direct runs connect from the node IP; ClusterIP runs are masqueraded by the proxy (source not in the cluster CIDR) to the bridge address with random ports, and the ingress also dials the pod from the bridge address. The Ingress run starts {} s after the ClusterIP run: a SYN that lands on a pod-side TIME_WAIT socket left by a connection with unrelated TCP timestamps fails the PAWS check and waits out a 1 s SYN retransmit, which without the pause cut the measured ClusterIP rate to about a third.",
+        "Direct runs connect from the node IP; ClusterIP runs are masqueraded by the proxy (source not in the cluster CIDR) to the bridge address with random ports, and the ingress also dials the pod from the bridge address, so the Ingress run waits {} s for the pod's TIME_WAIT sockets from the ClusterIP run to expire (without the pause the Ingress run, like the ClusterIP run, saw 1 s stalls). The ClusterIP run's own stalls (max ~1 s = a SYN retransmit, with p50 close to direct) remain: a small share of new connections through the DNAT + masquerade path lose their first SYN; the cause is not yet pinned down.",
         TIME_WAIT.as_secs()
     ));
     report.row(
