@@ -109,11 +109,15 @@ fn fixed_chains(cfg: &ProxyConfig) -> String {
     out.push_str(&format!(
         "\tchain mark-for-masquerade {{\n\t\tmeta mark set meta mark | {MASQUERADE_MARK:#x}\n\t}}\n\n"
     ));
+    // Plain masquerade keeps the client's source port where it can: a new connection then
+    // reuses the translated 4-tuple only with the client's own (monotonic) sequence numbers,
+    // which an endpoint still in TIME_WAIT accepts. `fully-random` ports made such reuse carry
+    // unrelated sequence numbers, answered with a challenge ACK: a 1 s SYN retransmit.
     out.push_str(&format!(
         "\tchain masquerading {{\n\
          \t\tmeta mark & {MASQUERADE_MARK:#x} == 0 return\n\
          \t\tmeta mark set meta mark ^ {MASQUERADE_MARK:#x}\n\
-         \t\tmasquerade fully-random\n\t}}\n\n"
+         \t\tmasquerade\n\t}}\n\n"
     ));
     out.push_str(
         "\tchain reject-chain {\n\

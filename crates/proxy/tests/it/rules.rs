@@ -63,7 +63,7 @@ fn cases() -> Vec<Case> {
                 "goto cluster-default/web/tcp/http",
                 "elements = { 10.43.0.10 }",
                 "ip daddr 10.43.0.0/16 drop",
-                "masquerade fully-random",
+                "\t\tmasquerade\n",
             ],
             absent: &["ext-default", "local-default", "aff-", "10.42.0.0/16 goto"],
         },
