@@ -233,10 +233,10 @@ impl Cluster {
                 .data_dir()
                 .join(format!("nodes/{}/agent.log", self.node(i)));
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            // A panic's message, not only the end of its backtrace.
-            if let Some(at) = text.find("panicked at") {
-                let head: String = text[at..].lines().take(4).collect::<Vec<_>>().join("\n");
-                out.push_str(&format!("--- agent {} panicked: {head}\n", self.node(i)));
+            // The reason an agent stopped, not only the end of its backtrace.
+            if let Some(at) = text.find("panicked at").or_else(|| text.find("Error: ")) {
+                let head: String = text[at..].lines().take(8).collect::<Vec<_>>().join("\n");
+                out.push_str(&format!("--- agent {} stopped: {head}\n", self.node(i)));
             }
             out.push_str(&format!(
                 "--- agent {} log (tail):\n{}\n",
@@ -465,6 +465,25 @@ spec:
         )
     }
 
+    /// Copies the logs of `gantry up` and the agents of a failed test to
+    /// `CARGO_TARGET_TMPDIR/network-failures/<port>/` (the data dir itself is removed).
+    fn keep_logs(&self) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("network-failures")
+            .join(self.https_port.to_string());
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        let _ = std::fs::copy(self.log_path(), dir.join("up.log"));
+        for i in 1..=self.nodes {
+            let log = self
+                .data_dir()
+                .join(format!("nodes/{}/agent.log", self.node(i)));
+            let _ = std::fs::copy(log, dir.join(format!("{}.log", self.node(i))));
+        }
+        eprintln!("logs of the failed cluster kept in {}", dir.display());
+    }
+
     /// Cuts node `i` off the network: the host end of its veth goes down.
     pub fn cut_off(&mut self, i: u8) {
         self.set_link(i, "down");
@@ -519,6 +538,9 @@ spec:
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.keep_logs();
+        }
         self.reconnect();
         if !self.down_done {
             let _ = gantry()
