@@ -100,8 +100,21 @@ fn host_resolv() -> (Vec<String>, Vec<String>) {
 
 /// Runs the kubelet until the process stops: registration, heartbeats, network config, pods.
 pub async fn run(cfg: Config, client: kube::Client, cri: Cri) -> Result<(), KubeletError> {
-    let runtime_version = cri.version().await?;
-    let node = node::register(&client, &cfg).await?;
+    // The API server or the runtime may be busy or still starting: retry the first calls.
+    let mut wait = Duration::from_millis(200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let (runtime_version, node) = loop {
+        let attempt = async { Ok::<_, KubeletError>((cri.version().await?, node::register(&client, &cfg).await?)) };
+        match attempt.await {
+            Ok(done) => break done,
+            Err(err) if std::time::Instant::now() < deadline => {
+                tracing::warn!(%err, "registering the node failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err),
+        }
+    };
     tracing::info!(node = %cfg.node_name, runtime = %runtime_version, "node registered");
     let facts = host::read_facts(&cfg.root_dir);
     let allocatable: BTreeMap<String, Quantity> = serde_json::from_value(node::capacity(&facts, cfg.max_pods))

@@ -133,18 +133,29 @@ pub fn run(mut args: UpArgs) -> anyhow::Result<()> {
         };
         if let Some(t) = &topology {
             let mut stop = stop_rx;
-            let nodes = super::up_nodes::start(t, &data_dir, &agent, args.nodes, started).await?;
+            let mut nodes = super::up_nodes::start(t, &data_dir, &agent, args.nodes, started).await?;
+            let mut failed = None;
             tokio::select! {
                 _ = wait_for_ready_nodes(&client, usize::from(args.nodes)) => {
                     let msg = format!("{} nodes Ready; kubeconfig: {}", args.nodes, kubeconfig.display());
                     say(started, &msg);
                     println!("export KUBECONFIG={}", kubeconfig.display());
-                    let _ = stop.changed().await;
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        exited = super::up_nodes::first_exit(&mut nodes) => {
+                            tracing::error!("{exited}; the other nodes keep running");
+                            let _ = stop.changed().await;
+                        }
+                    }
                 }
+                exited = super::up_nodes::first_exit(&mut nodes) => failed = Some(exited),
                 _ = stop.changed() => {}
             }
             super::up_nodes::stop(nodes).await;
-            return Ok(());
+            return match failed {
+                Some(why) => Err(anyhow::anyhow!("{why} before the cluster was up")),
+                None => Ok(()),
+            };
         }
         let mut agent_task = tokio::spawn(super::agent::serve(agent, stop_rx, move |m| {
             say(started, m)

@@ -51,7 +51,7 @@ pub async fn start(
     template: &AgentArgs,
     nodes: u8,
     started: Instant,
-) -> anyhow::Result<Vec<Child>> {
+) -> anyhow::Result<Vec<(String, Child)>> {
     std::fs::write(
         topology_file(data_dir),
         format!("{} {} {nodes}\n", t.tag, t.subnet),
@@ -114,20 +114,32 @@ pub async fn start(
             net.netns,
             net.ip
         );
-        children.push(child);
+        children.push((name, child));
     }
     Ok(children)
 }
 
+/// Waits until one of the agents exits; says which (its log is DATA/nodes/NAME/agent.log).
+pub async fn first_exit(children: &mut [(String, Child)]) -> String {
+    loop {
+        for (name, child) in children.iter_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return format!("the agent of node {name} exited ({status})");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Stops the agents (SIGTERM; their pods keep running unless `gantry down` asked otherwise).
-pub async fn stop(children: Vec<Child>) {
-    for c in &children {
+pub async fn stop(children: Vec<(String, Child)>) {
+    for (_, c) in &children {
         if let Ok(pid) = libc::pid_t::try_from(c.id()) {
             // SAFETY: kill(2) on children we spawned and have not reaped.
             unsafe { libc::kill(pid, libc::SIGTERM) };
         }
     }
-    for mut c in children {
+    for (_, mut c) in children {
         let _ = tokio::task::spawn_blocking(move || c.wait()).await;
     }
 }
