@@ -181,7 +181,7 @@ async fn http_rates(args: &Args, setup: &Setup, report: &mut Report) {
     let mut direct_b = load::run(setup.pod, "web", node, c, window).await;
     let direct = (direct_a.rate() + direct_b.rate()) / 2.0;
     report.note(format!(
-        "Direct runs connect from the node IP; ClusterIP runs are masqueraded by the proxy (source not in the cluster CIDR) to the bridge address with random ports, and the ingress also dials the pod from the bridge address, so the Ingress run waits {} s for the pod's TIME_WAIT sockets from the ClusterIP run to expire (without the pause the Ingress run, like the ClusterIP run, saw 1 s stalls). The ClusterIP run's own stalls (max ~1 s = a SYN retransmit, with p50 close to direct) remain: a small share of new connections through the DNAT + masquerade path lose their first SYN; the cause is not yet pinned down.",
+        "Direct runs connect from the node IP; ClusterIP runs are masqueraded by the proxy (source not in the cluster CIDR) to the bridge address, keeping their source ports; the ingress also dials the pod from the bridge address, so the Ingress run waits {} s for the pod's TIME_WAIT sockets from the ClusterIP run to expire. The ingress opens a new backend connection per request (busybox httpd closes each one); a 1 s maximum in its latency is a SYN retransmit.",
         TIME_WAIT.as_secs()
     ));
     report.row(
