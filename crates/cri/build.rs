@@ -6,8 +6,23 @@ fn main() {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     println!("cargo:rerun-if-changed=pause/pause.rs");
     let status = Command::new(rustc)
-        .args(["--edition", "2024", "-O", "-C", "target-feature=+crt-static", "-C", "panic=abort"])
-        .args(["-C", "strip=symbols", "--crate-type", "bin", "pause/pause.rs", "-o"])
+        .args([
+            "--edition",
+            "2024",
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+            "-C",
+            "panic=abort",
+        ])
+        .args([
+            "-C",
+            "strip=symbols",
+            "--crate-type",
+            "bin",
+            "pause/pause.rs",
+            "-o",
+        ])
         .arg(out.join("pause"))
         .status()
         .expect("run rustc for the pause binary");

@@ -39,26 +39,34 @@ fn kubernetes_slice(address: SocketAddr) -> Value {
 }
 
 /// Creates `value` in `default`, or refreshes `fields` of the existing object.
-async fn ensure(storage: &Storage, resource: (&str, &str, &str), value: Value, fields: &[&str]) -> Result<(), ApiError> {
+async fn ensure(
+    storage: &Storage,
+    resource: (&str, &str, &str),
+    value: Value,
+    fields: &[&str],
+) -> Result<(), ApiError> {
     let q = Query::default();
-    let Some(def) = storage.registry.get(resource.0, resource.1, resource.2) else { return Ok(()) };
-    match storage.create(def, Some("default"), value.clone(), &q).await {
+    let Some(def) = storage.registry.get(resource.0, resource.1, resource.2) else {
+        return Ok(());
+    };
+    match storage
+        .create(def, Some("default"), value.clone(), &q)
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(ApiError::AlreadyExists(_)) => {
-            storage
-                .guaranteed_update(def, Some("default"), "kubernetes", None, &q, |old| {
-                    let mut new = old.clone();
-                    for f in fields {
-                        new[*f] = value[*f].clone();
-                    }
-                    if let Some(m) = new["metadata"].as_object_mut() {
-                        m.remove("resourceVersion");
-                    }
-                    Ok(new)
-                })
-                .await
-                .map(|_| ())
-        }
+        Err(ApiError::AlreadyExists(_)) => storage
+            .guaranteed_update(def, Some("default"), "kubernetes", None, &q, |old| {
+                let mut new = old.clone();
+                for f in fields {
+                    new[*f] = value[*f].clone();
+                }
+                if let Some(m) = new["metadata"].as_object_mut() {
+                    m.remove("resourceVersion");
+                }
+                Ok(new)
+            })
+            .await
+            .map(|_| ()),
         Err(e) => Err(e),
     }
 }
@@ -86,8 +94,20 @@ pub async fn ensure_kubernetes_service(
             Err(e) => return Err(e),
         }
     }
-    ensure(storage, ("", "v1", "endpoints"), kubernetes_endpoints(address), &["subsets"]).await?;
-    ensure(storage, ("discovery.k8s.io", "v1", "endpointslices"), kubernetes_slice(address), &["endpoints", "ports"]).await?;
+    ensure(
+        storage,
+        ("", "v1", "endpoints"),
+        kubernetes_endpoints(address),
+        &["subsets"],
+    )
+    .await?;
+    ensure(
+        storage,
+        ("discovery.k8s.io", "v1", "endpointslices"),
+        kubernetes_slice(address),
+        &["endpoints", "ports"],
+    )
+    .await?;
     Ok(())
 }
 

@@ -39,7 +39,10 @@ impl ContainerdPaths {
 }
 
 fn p(path: &Path) -> String {
-    path.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
+    path.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
 }
 
 /// The config.toml of a private containerd (config version 2, CRI plugin with the settings this
@@ -125,11 +128,13 @@ pub fn write_config(paths: &ContainerdPaths) -> Result<(), CriError> {
     let io = |step: &'static str| move |source| CriError::Containerd { step, source };
     std::fs::create_dir_all(&paths.dir).map_err(io("create containerd dir"))?;
     std::fs::create_dir_all(&paths.cni_conf_dir).map_err(io("create CNI config dir"))?;
-    std::fs::write(paths.config_file(), config_toml(paths)).map_err(io("write containerd config"))?;
+    std::fs::write(paths.config_file(), config_toml(paths))
+        .map_err(io("write containerd config"))?;
     for host in &paths.insecure_registries {
         let dir = paths.hosts_dir().join(host);
         std::fs::create_dir_all(&dir).map_err(io("create registry hosts dir"))?;
-        std::fs::write(dir.join("hosts.toml"), insecure_hosts_toml(host)).map_err(io("write registry hosts.toml"))?;
+        std::fs::write(dir.join("hosts.toml"), insecure_hosts_toml(host))
+            .map_err(io("write registry hosts.toml"))?;
     }
     Ok(())
 }
@@ -185,7 +190,11 @@ impl Containerd {
 
 fn spawn(paths: &ContainerdPaths, log: &Path) -> Result<tokio::process::Child, CriError> {
     let io = |step: &'static str| move |source| CriError::Containerd { step, source };
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(io("open containerd log"))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io("open containerd log"))?;
     let err = log.try_clone().map_err(io("open containerd log"))?;
     // A stale socket from a killed containerd would make the new one fail to listen.
     let _ = std::fs::remove_file(paths.socket());
@@ -215,7 +224,10 @@ mod tests {
         };
         let toml = config_toml(&paths);
         for line in toml.lines().filter(|l| l.contains("\"/")) {
-            assert!(line.contains("/data/a/") || line.contains("/usr/lib/cni"), "{line}");
+            assert!(
+                line.contains("/data/a/") || line.contains("/usr/lib/cni"),
+                "{line}"
+            );
         }
         assert!(toml.contains("restrict_oom_score_adj = true"));
         assert!(toml.contains("netns_mounts_under_state_dir = true"));

@@ -18,9 +18,15 @@ pub enum CriError {
     #[error("container runtime: {0}")]
     Status(#[from] tonic::Status),
     #[error("containerd: {step}: {source}")]
-    Containerd { step: &'static str, source: std::io::Error },
+    Containerd {
+        step: &'static str,
+        source: std::io::Error,
+    },
     #[error("image: {step}: {source}")]
-    Image { step: &'static str, source: std::io::Error },
+    Image {
+        step: &'static str,
+        source: std::io::Error,
+    },
     #[error("import {file}: {message}")]
     Import { file: String, message: String },
 }

@@ -14,9 +14,19 @@ use crate::CriError;
 /// One path in the image's filesystem (paths are relative, without a leading `/`).
 #[derive(Debug, Clone)]
 pub enum Entry {
-    Dir { path: String, mode: u32 },
-    File { path: String, mode: u32, data: Vec<u8> },
-    Symlink { path: String, target: String },
+    Dir {
+        path: String,
+        mode: u32,
+    },
+    File {
+        path: String,
+        mode: u32,
+        data: Vec<u8>,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
 }
 
 /// What an image is: its name (with tag), its files and its default process.
@@ -37,7 +47,10 @@ struct Blob {
 }
 
 fn blob(bytes: Vec<u8>) -> Blob {
-    Blob { digest: sha256(&bytes), bytes }
+    Blob {
+        digest: sha256(&bytes),
+        bytes,
+    }
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -72,16 +85,22 @@ fn layer_tar(entries: &[Entry]) -> Result<Vec<u8>, CriError> {
         match entry {
             Entry::Dir { path, mode } => {
                 let mut h = header(tar::EntryType::Directory, *mode, 0);
-                tar.append_data(&mut h, format!("{}/", path.trim_end_matches('/')), std::io::empty())
-                    .map_err(io_err("write layer directory"))?;
+                tar.append_data(
+                    &mut h,
+                    format!("{}/", path.trim_end_matches('/')),
+                    std::io::empty(),
+                )
+                .map_err(io_err("write layer directory"))?;
             }
             Entry::File { path, mode, data } => {
                 let mut h = header(tar::EntryType::Regular, *mode, data.len() as u64);
-                tar.append_data(&mut h, path, data.as_slice()).map_err(io_err("write layer file"))?;
+                tar.append_data(&mut h, path, data.as_slice())
+                    .map_err(io_err("write layer file"))?;
             }
             Entry::Symlink { path, target } => {
                 let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-                tar.append_link(&mut h, path, target).map_err(io_err("write layer symlink"))?;
+                tar.append_link(&mut h, path, target)
+                    .map_err(io_err("write layer symlink"))?;
             }
         }
     }
@@ -89,7 +108,9 @@ fn layer_tar(entries: &[Entry]) -> Result<Vec<u8>, CriError> {
 }
 
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>, CriError> {
-    let mut gz = GzBuilder::new().mtime(0).write(Vec::new(), Compression::fast());
+    let mut gz = GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), Compression::fast());
     gz.write_all(bytes).map_err(io_err("compress layer"))?;
     gz.finish().map_err(io_err("compress layer"))
 }
@@ -131,7 +152,11 @@ pub fn build_archive(spec: &ImageSpec) -> Result<Vec<u8>, CriError> {
             "size": layer.bytes.len(),
         }],
     }));
-    let tag = spec.name.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
+    let tag = spec
+        .name
+        .rsplit_once(':')
+        .map(|(_, t)| t)
+        .unwrap_or("latest");
     let index = json!({
         "schemaVersion": 2,
         "manifests": [{
@@ -148,7 +173,8 @@ pub fn build_archive(spec: &ImageSpec) -> Result<Vec<u8>, CriError> {
     let mut out = tar::Builder::new(Vec::new());
     let mut add = |path: String, data: &[u8]| {
         let mut h = header(tar::EntryType::Regular, 0o644, data.len() as u64);
-        out.append_data(&mut h, path, data).map_err(io_err("write image archive"))
+        out.append_data(&mut h, path, data)
+            .map_err(io_err("write image archive"))
     };
     add("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     add("index.json".into(), index.to_string().as_bytes())?;
@@ -168,24 +194,41 @@ pub fn busybox_entries(busybox: &std::path::Path) -> Result<Vec<Entry>, CriError
         .output()
         .map_err(io_err("run busybox --list-full"))?;
     let mut entries = vec![];
-    for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "tmp", "var", "var/www", "root", "home"] {
+    for dir in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "tmp", "var", "var/www", "root", "home",
+    ] {
         let mode = if dir == "tmp" { 0o1777 } else { 0o755 };
-        entries.push(Entry::Dir { path: dir.into(), mode });
+        entries.push(Entry::Dir {
+            path: dir.into(),
+            mode,
+        });
     }
-    entries.push(Entry::File { path: "bin/busybox".into(), mode: 0o755, data });
+    entries.push(Entry::File {
+        path: "bin/busybox".into(),
+        mode: 0o755,
+        data,
+    });
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         let applet = applet.trim().trim_start_matches('/');
         if applet.is_empty() || applet == "bin/busybox" {
             continue;
         }
-        entries.push(Entry::Symlink { path: applet.into(), target: "/bin/busybox".into() });
+        entries.push(Entry::Symlink {
+            path: applet.into(),
+            target: "/bin/busybox".into(),
+        });
     }
     entries.push(Entry::File {
         path: "etc/passwd".into(),
         mode: 0o644,
-        data: b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n".to_vec(),
+        data: b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"
+            .to_vec(),
     });
-    entries.push(Entry::File { path: "etc/group".into(), mode: 0o644, data: b"root:x:0:\nnobody:x:65534:\n".to_vec() });
+    entries.push(Entry::File {
+        path: "etc/group".into(),
+        mode: 0o644,
+        data: b"root:x:0:\nnobody:x:65534:\n".to_vec(),
+    });
     Ok(entries)
 }
 
@@ -198,9 +241,19 @@ mod tests {
         let spec = ImageSpec {
             name: "gantry.local/test:1".into(),
             entries: vec![
-                Entry::Dir { path: "bin".into(), mode: 0o755 },
-                Entry::File { path: "bin/x".into(), mode: 0o755, data: b"hello".to_vec() },
-                Entry::Symlink { path: "bin/y".into(), target: "x".into() },
+                Entry::Dir {
+                    path: "bin".into(),
+                    mode: 0o755,
+                },
+                Entry::File {
+                    path: "bin/x".into(),
+                    mode: 0o755,
+                    data: b"hello".to_vec(),
+                },
+                Entry::Symlink {
+                    path: "bin/y".into(),
+                    target: "x".into(),
+                },
             ],
             cmd: vec!["/bin/x".into()],
             ..Default::default()
@@ -221,6 +274,9 @@ mod tests {
         }
         assert_eq!(names.len(), 5, "{names:?}");
         assert!(names.contains(&"oci-layout".to_string()));
-        assert!(index.contains("\"io.containerd.image.name\":\"gantry.local/test:1\""), "{index}");
+        assert!(
+            index.contains("\"io.containerd.image.name\":\"gantry.local/test:1\""),
+            "{index}"
+        );
     }
 }

@@ -46,15 +46,24 @@ pub fn slice(node: &str, node_uid: Option<&str>, ip: IpAddr, port: u16) -> Value
         ],
     });
     if let Some(uid) = node_uid {
-        v["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid}]);
+        v["metadata"]["ownerReferences"] =
+            json!([{"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid}]);
     }
     v
 }
 
 /// Makes sure the Service exists and this node's slice is current.
-pub async fn publish(client: &kube::Client, cluster_ip: IpAddr, node: &str, node_uid: Option<&str>, ip: IpAddr, port: u16) -> Result<(), kube::Error> {
+pub async fn publish(
+    client: &kube::Client,
+    cluster_ip: IpAddr,
+    node: &str,
+    node_uid: Option<&str>,
+    ip: IpAddr,
+    port: u16,
+) -> Result<(), kube::Error> {
     let services: Api<Service> = Api::namespaced(client.clone(), NAMESPACE);
-    let svc: Service = serde_json::from_value(service(cluster_ip, port)).map_err(kube::Error::SerdeError)?;
+    let svc: Service =
+        serde_json::from_value(service(cluster_ip, port)).map_err(kube::Error::SerdeError)?;
     match services.create(&PostParams::default(), &svc).await {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 409 => {}
@@ -64,7 +73,10 @@ pub async fn publish(client: &kube::Client, cluster_ip: IpAddr, node: &str, node
     let body = slice(node, node_uid, ip, port);
     let name = format!("{SERVICE}-{node}");
     let params = PatchParams::apply("gantry-agent").force();
-    slices.patch(&name, &params, &Patch::Apply(&body)).await.map(|_| ())
+    slices
+        .patch(&name, &params, &Patch::Apply(&body))
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -76,10 +88,16 @@ mod tests {
         let s = service("10.43.0.10".parse().expect("ip"), 5353);
         assert_eq!(s["spec"]["clusterIP"], "10.43.0.10");
         assert_eq!(s["spec"]["ports"][0]["targetPort"], 5353);
-        assert!(s["spec"].get("selector").is_none(), "selector-less: the agents publish the endpoints");
+        assert!(
+            s["spec"].get("selector").is_none(),
+            "selector-less: the agents publish the endpoints"
+        );
         let e = slice("n1", Some("u"), "172.30.0.11".parse().expect("ip"), 5353);
         assert_eq!(e["metadata"]["name"], "kube-dns-n1");
-        assert_eq!(e["metadata"]["labels"]["kubernetes.io/service-name"], "kube-dns");
+        assert_eq!(
+            e["metadata"]["labels"]["kubernetes.io/service-name"],
+            "kube-dns"
+        );
         assert_eq!(e["endpoints"][0]["nodeName"], "n1");
         assert_eq!(e["ports"][1]["protocol"], "TCP");
         assert_eq!(e["metadata"]["ownerReferences"][0]["uid"], "u");

@@ -88,11 +88,19 @@ fn publish_ips(cfg: &IngressConfig, nodes: &[Arc<Node>]) -> Vec<std::net::IpAddr
     let mut ips: Vec<std::net::IpAddr> = nodes
         .iter()
         .filter(|n| {
-            n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
         .filter_map(|n| {
             let addrs = n.status.as_ref()?.addresses.as_ref()?;
-            addrs.iter().find(|a| a.type_ == "InternalIP")?.address.parse().ok()
+            addrs
+                .iter()
+                .find(|a| a.type_ == "InternalIP")?
+                .address
+                .parse()
+                .ok()
         })
         .collect();
     ips.sort();

@@ -43,7 +43,8 @@ impl Backoff {
             Some(e) if now.saturating_duration_since(e.last) < MAX * 2 => (e.delay * 2).min(MAX),
             _ => INITIAL,
         };
-        self.entries.insert(key.to_string(), Entry { delay, last: now });
+        self.entries
+            .insert(key.to_string(), Entry { delay, last: now });
     }
 
     pub fn forget(&mut self, key: &str) {
@@ -62,7 +63,10 @@ mod tests {
         assert_eq!(b.remaining("c", t0), None, "the first retry is immediate");
         b.record("c", t0);
         assert_eq!(b.remaining("c", t0), Some(Duration::from_secs(10)));
-        assert_eq!(b.remaining("c", t0 + Duration::from_secs(4)), Some(Duration::from_secs(6)));
+        assert_eq!(
+            b.remaining("c", t0 + Duration::from_secs(4)),
+            Some(Duration::from_secs(6))
+        );
         assert_eq!(b.remaining("c", t0 + Duration::from_secs(10)), None);
         let mut t = t0 + Duration::from_secs(10);
         let mut seen = vec![];
@@ -72,7 +76,11 @@ mod tests {
             t += b.delay("c");
         }
         assert_eq!(seen, vec![20, 40, 80, 160, 300, 300, 300]);
-        assert_eq!(b.remaining("c", t + MAX * 2), None, "a quiet container starts over");
+        assert_eq!(
+            b.remaining("c", t + MAX * 2),
+            None,
+            "a quiet container starts over"
+        );
         assert_eq!(b.remaining("other", t), None);
     }
 }

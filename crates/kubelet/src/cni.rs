@@ -35,8 +35,16 @@ pub fn conflist(pod_cidr: &str, bridge: &str, ipam_dir: &Path) -> String {
 }
 
 /// Writes the conflist into `conf_dir` atomically; returns whether it changed.
-pub fn write(conf_dir: &Path, pod_cidr: &str, bridge: &str, ipam_dir: &Path) -> Result<bool, KubeletError> {
-    let io = |source| KubeletError::Io { what: "write the CNI config", source };
+pub fn write(
+    conf_dir: &Path,
+    pod_cidr: &str,
+    bridge: &str,
+    ipam_dir: &Path,
+) -> Result<bool, KubeletError> {
+    let io = |source| KubeletError::Io {
+        what: "write the CNI config",
+        source,
+    };
     let file = conf_dir.join("10-gantry.conflist");
     let text = conflist(pod_cidr, bridge, ipam_dir);
     if std::fs::read_to_string(&file).is_ok_and(|old| old == text) {
@@ -52,7 +60,10 @@ pub fn write(conf_dir: &Path, pod_cidr: &str, bridge: &str, ipam_dir: &Path) -> 
 
 /// The host-local allocations in `ipam_dir/gantry` (one file per IP whose first line is the
 /// sandbox ID) that belong to no live sandbox: leaked by a crash between ADD and DEL.
-pub fn stale_allocations(files: &[(String, String)], live: &std::collections::HashSet<String>) -> Vec<String> {
+pub fn stale_allocations(
+    files: &[(String, String)],
+    live: &std::collections::HashSet<String>,
+) -> Vec<String> {
     files
         .iter()
         .filter(|(name, _)| name.parse::<std::net::IpAddr>().is_ok())
@@ -68,11 +79,17 @@ pub fn stale_allocations(files: &[(String, String)], live: &std::collections::Ha
 /// created right now has its address before the runtime lists it); returns how many.
 pub fn collect_allocations(ipam_dir: &Path, live: &std::collections::HashSet<String>) -> usize {
     let dir = ipam_dir.join("gantry");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
     let files: Vec<(String, String)> = entries
         .flatten()
         .filter(|e| {
-            let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            let age = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
             age.is_some_and(|a| a > std::time::Duration::from_secs(60))
         })
         .filter_map(|e| {
@@ -94,20 +111,29 @@ mod tests {
     #[test]
     fn stale_allocations_are_those_of_dead_sandboxes() {
         let files = vec![
-            ("10.42.0.2".to_string(), "abc\r\neth0".replace("\\r\\n", "\r\n")),
+            (
+                "10.42.0.2".to_string(),
+                "abc\r\neth0".replace("\\r\\n", "\r\n"),
+            ),
             ("10.42.0.3".to_string(), "dead\neth0".replace("\\n", "\n")),
             ("last_reserved_ip.0".to_string(), "10.42.0.3".to_string()),
             ("lock".to_string(), String::new()),
         ];
         let live = std::collections::HashSet::from(["abc".to_string()]);
-        assert_eq!(stale_allocations(&files, &live), vec!["10.42.0.3".to_string()]);
+        assert_eq!(
+            stale_allocations(&files, &live),
+            vec!["10.42.0.3".to_string()]
+        );
     }
 
     #[test]
     fn conflist_uses_the_pod_cidr() {
         let text = conflist("10.42.3.0/24", "gantry0", Path::new("/data/cni/ipam"));
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
-        assert_eq!(v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.42.3.0/24");
+        assert_eq!(
+            v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+            "10.42.3.0/24"
+        );
         assert_eq!(v["plugins"][0]["ipam"]["dataDir"], "/data/cni/ipam");
         assert_eq!(v["plugins"][1]["type"], "portmap");
     }

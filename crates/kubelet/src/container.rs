@@ -31,7 +31,10 @@ pub fn resources(container: &Container) -> api::LinuxContainerResources {
         .or_else(|| limits.and_then(|l| l.get("cpu")))
         .map(milli_value)
         .unwrap_or(0);
-    let mut out = api::LinuxContainerResources { cpu_shares: cpu_shares(cpu_request), ..Default::default() };
+    let mut out = api::LinuxContainerResources {
+        cpu_shares: cpu_shares(cpu_request),
+        ..Default::default()
+    };
     if let Some(cpu) = limits.and_then(|l| l.get("cpu")).map(milli_value) {
         out.cpu_period = CPU_PERIOD;
         out.cpu_quota = (cpu * CPU_PERIOD / 1000).max(1000);
@@ -45,11 +48,17 @@ pub fn resources(container: &Container) -> api::LinuxContainerResources {
 fn security(sc: Option<&SecurityContext>, pod: &Pod) -> api::LinuxContainerSecurityContext {
     let psc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
     let mut out = api::LinuxContainerSecurityContext::default();
-    let user = sc.and_then(|s| s.run_as_user).or(psc.and_then(|p| p.run_as_user));
-    let group = sc.and_then(|s| s.run_as_group).or(psc.and_then(|p| p.run_as_group));
+    let user = sc
+        .and_then(|s| s.run_as_user)
+        .or(psc.and_then(|p| p.run_as_user));
+    let group = sc
+        .and_then(|s| s.run_as_group)
+        .or(psc.and_then(|p| p.run_as_group));
     out.run_as_user = user.map(|value| api::Int64Value { value });
     out.run_as_group = group.map(|value| api::Int64Value { value });
-    out.supplemental_groups = psc.and_then(|p| p.supplemental_groups.clone()).unwrap_or_default();
+    out.supplemental_groups = psc
+        .and_then(|p| p.supplemental_groups.clone())
+        .unwrap_or_default();
     if let Some(fs_group) = psc.and_then(|p| p.fs_group) {
         out.supplemental_groups.push(fs_group);
     }
@@ -63,7 +72,11 @@ fn security(sc: Option<&SecurityContext>, pod: &Pod) -> api::LinuxContainerSecur
                     .flatten()
                     .map(|c| {
                         let c = c.to_uppercase();
-                        if c == "ALL" || c.starts_with("CAP_") { c } else { format!("CAP_{c}") }
+                        if c == "ALL" || c.starts_with("CAP_") {
+                            c
+                        } else {
+                            format!("CAP_{c}")
+                        }
                     })
                     .collect()
             };
@@ -74,7 +87,9 @@ fn security(sc: Option<&SecurityContext>, pod: &Pod) -> api::LinuxContainerSecur
             });
         }
     }
-    let host = |f: fn(&k8s_openapi::api::core::v1::PodSpec) -> Option<bool>| pod.spec.as_ref().and_then(f).unwrap_or(false);
+    let host = |f: fn(&k8s_openapi::api::core::v1::PodSpec) -> Option<bool>| {
+        pod.spec.as_ref().and_then(f).unwrap_or(false)
+    };
     let mode = |h: bool| if h { api::NamespaceMode::Node } else { api::NamespaceMode::Pod } as i32;
     out.namespace_options = Some(api::NamespaceOption {
         network: mode(host(|s| s.host_network)),
@@ -124,24 +139,49 @@ pub fn container_config(input: ContainerInput<'_>) -> api::ContainerConfig {
     if input.init {
         labels_map.insert(labels::CONTAINER_TYPE.into(), "init".into());
     }
-    let termination_path = c.termination_message_path.clone().unwrap_or_else(|| "/dev/termination-log".into());
-    let grace = input.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+    let termination_path = c
+        .termination_message_path
+        .clone()
+        .unwrap_or_else(|| "/dev/termination-log".into());
+    let grace = input
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30);
     let annotations = HashMap::from([
         (labels::CONTAINER_HASH.to_string(), spec_hash(c)),
-        (labels::TERMINATION_MESSAGE_PATH.to_string(), termination_path.clone()),
+        (
+            labels::TERMINATION_MESSAGE_PATH.to_string(),
+            termination_path.clone(),
+        ),
         (labels::GRACE_PERIOD.to_string(), grace.to_string()),
     ]);
     let mut mounts = input.mounts;
     if let Some(host) = input.termination_log {
-        mounts.push(api::Mount { container_path: termination_path, host_path: host, ..Default::default() });
+        mounts.push(api::Mount {
+            container_path: termination_path,
+            host_path: host,
+            ..Default::default()
+        });
     }
     api::ContainerConfig {
-        metadata: Some(api::ContainerMetadata { name: c.name.clone(), attempt: input.attempt }),
-        image: Some(api::ImageSpec { image: c.image.clone().unwrap_or_default(), ..Default::default() }),
+        metadata: Some(api::ContainerMetadata {
+            name: c.name.clone(),
+            attempt: input.attempt,
+        }),
+        image: Some(api::ImageSpec {
+            image: c.image.clone().unwrap_or_default(),
+            ..Default::default()
+        }),
         command: c.command.clone().unwrap_or_default(),
         args: c.args.clone().unwrap_or_default(),
         working_dir: c.working_dir.clone().unwrap_or_default(),
-        envs: input.env.into_iter().map(|(key, value)| api::KeyValue { key, value }).collect(),
+        envs: input
+            .env
+            .into_iter()
+            .map(|(key, value)| api::KeyValue { key, value })
+            .collect(),
         mounts,
         labels: labels_map,
         annotations,
@@ -170,27 +210,51 @@ mod tests {
     fn resources_from_requests_and_limits() {
         let cases = [
             (json!({"name": "c"}), 2, 0, 0),
-            (json!({"name": "c", "resources": {"requests": {"cpu": "500m"}}}), 512, 0, 0),
-            (json!({"name": "c", "resources": {"limits": {"cpu": "1", "memory": "64Mi"}}}), 1024, 100_000, 64 << 20),
-            (json!({"name": "c", "resources": {"requests": {"cpu": "1m"}, "limits": {"cpu": "1m"}}}), 2, 1000, 0),
+            (
+                json!({"name": "c", "resources": {"requests": {"cpu": "500m"}}}),
+                512,
+                0,
+                0,
+            ),
+            (
+                json!({"name": "c", "resources": {"limits": {"cpu": "1", "memory": "64Mi"}}}),
+                1024,
+                100_000,
+                64 << 20,
+            ),
+            (
+                json!({"name": "c", "resources": {"requests": {"cpu": "1m"}, "limits": {"cpu": "1m"}}}),
+                2,
+                1000,
+                0,
+            ),
         ];
         for (c, shares, quota, mem) in cases {
             let r = resources(&container(c.clone()));
-            assert_eq!((r.cpu_shares, r.cpu_quota, r.memory_limit_in_bytes), (shares, quota, mem), "{c}");
+            assert_eq!(
+                (r.cpu_shares, r.cpu_quota, r.memory_limit_in_bytes),
+                (shares, quota, mem),
+                "{c}"
+            );
         }
     }
 
     #[test]
     fn security_context_maps_to_cri() {
         let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [], "securityContext": {"runAsUser": 1000, "fsGroup": 2000}}})).expect("pod");
-        let c = container(json!({"name": "c", "securityContext": {"runAsGroup": 3000, "privileged": true, "readOnlyRootFilesystem": true, "capabilities": {"add": ["NET_ADMIN"], "drop": ["all"]}}}));
+        let c = container(
+            json!({"name": "c", "securityContext": {"runAsGroup": 3000, "privileged": true, "readOnlyRootFilesystem": true, "capabilities": {"add": ["NET_ADMIN"], "drop": ["all"]}}}),
+        );
         let s = security(c.security_context.as_ref(), &pod);
         assert_eq!(s.run_as_user.map(|v| v.value), Some(1000));
         assert_eq!(s.run_as_group.map(|v| v.value), Some(3000));
         assert!(s.privileged && s.readonly_rootfs);
         assert_eq!(s.supplemental_groups, vec![2000]);
         let caps = s.capabilities.expect("caps");
-        assert_eq!((caps.add_capabilities, caps.drop_capabilities), (vec!["CAP_NET_ADMIN".to_string()], vec!["ALL".to_string()]));
+        assert_eq!(
+            (caps.add_capabilities, caps.drop_capabilities),
+            (vec!["CAP_NET_ADMIN".to_string()], vec!["ALL".to_string()])
+        );
     }
 
     #[test]

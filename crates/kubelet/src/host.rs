@@ -21,17 +21,28 @@ pub struct HostFacts {
 
 fn meminfo(field: &str, text: &str) -> u64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn statvfs(path: &Path) -> (u64, u64) {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return (0, 0) };
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return (0, 0);
+    };
     let mut s = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
     // SAFETY: statvfs writes a `struct statvfs` into the buffer we pass.
     let rc = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) };
@@ -50,13 +61,27 @@ pub fn read_facts(data_dir: &Path) -> HostFacts {
     let (disk_bytes, disk_available) = statvfs(data_dir);
     let os_image = read("/etc/os-release")
         .lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        .find_map(|l| {
+            l.strip_prefix("PRETTY_NAME=")
+                .map(|v| v.trim_matches('"').to_string())
+        })
         .unwrap_or_else(|| "Linux".into());
     let pids_in_use = std::fs::read_dir("/proc")
-        .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())).count() as u64)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .count() as u64
+        })
         .unwrap_or(0);
     HostFacts {
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         memory_bytes: meminfo("MemTotal:", &mem),
         memory_available: meminfo("MemAvailable:", &mem),
         disk_bytes,
@@ -93,12 +118,41 @@ mod tests {
 
     #[test]
     fn pressure_thresholds() {
-        let base = HostFacts { memory_bytes: 1 << 34, memory_available: 1 << 33, disk_bytes: 100, disk_available: 50, pid_max: 1000, pids_in_use: 10, ..Default::default() };
+        let base = HostFacts {
+            memory_bytes: 1 << 34,
+            memory_available: 1 << 33,
+            disk_bytes: 100,
+            disk_available: 50,
+            pid_max: 1000,
+            pids_in_use: 10,
+            ..Default::default()
+        };
         assert_eq!(pressures(&base), (false, false, false));
-        assert_eq!(pressures(&HostFacts { memory_available: 50 << 20, ..base.clone() }), (true, false, false));
-        assert_eq!(pressures(&HostFacts { disk_available: 5, ..base.clone() }), (false, true, false));
-        assert_eq!(pressures(&HostFacts { pids_in_use: 950, ..base.clone() }), (false, false, true));
+        assert_eq!(
+            pressures(&HostFacts {
+                memory_available: 50 << 20,
+                ..base.clone()
+            }),
+            (true, false, false)
+        );
+        assert_eq!(
+            pressures(&HostFacts {
+                disk_available: 5,
+                ..base.clone()
+            }),
+            (false, true, false)
+        );
+        assert_eq!(
+            pressures(&HostFacts {
+                pids_in_use: 950,
+                ..base.clone()
+            }),
+            (false, false, true)
+        );
         let real = read_facts(Path::new("/"));
-        assert!(real.cpus >= 1 && real.memory_bytes > 0 && real.disk_bytes > 0, "{real:?}");
+        assert!(
+            real.cpus >= 1 && real.memory_bytes > 0 && real.disk_bytes > 0,
+            "{real:?}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! waiting reasons upstream reports (ErrImagePull, ImagePullBackOff, ErrImageNeverPull).
 
 use base64::Engine;
-use gantry_cri::{api, Cri};
+use gantry_cri::{Cri, api};
 use k8s_openapi::api::core::v1::{Container, Pod, Secret};
 use kube::Api;
 
@@ -31,7 +31,9 @@ pub fn pull_policy(c: &Container) -> &str {
 /// The registry host of an image reference (`docker.io` when it names none).
 pub fn registry_of(image: &str) -> &str {
     match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first,
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first
+        }
         _ => "docker.io",
     }
 }
@@ -39,14 +41,28 @@ pub fn registry_of(image: &str) -> &str {
 /// Credentials for `registry` out of dockerconfigjson documents.
 pub fn auth_for(registry: &str, configs: &[serde_json::Value]) -> Option<api::AuthConfig> {
     for cfg in configs {
-        let Some(auths) = cfg.get("auths").and_then(|a| a.as_object()) else { continue };
+        let Some(auths) = cfg.get("auths").and_then(|a| a.as_object()) else {
+            continue;
+        };
         for (server, entry) in auths {
-            let host = server.trim_start_matches("https://").trim_start_matches("http://").split('/').next().unwrap_or_default();
-            let matches = host == registry || (registry == "docker.io" && host == "index.docker.io");
+            let host = server
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            let matches =
+                host == registry || (registry == "docker.io" && host == "index.docker.io");
             if !matches {
                 continue;
             }
-            let text = |k: &str| entry.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let text = |k: &str| {
+                entry
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
             let (mut username, mut password) = (text("username"), text("password"));
             let auth = text("auth");
             if username.is_empty() && !auth.is_empty() {
@@ -57,7 +73,13 @@ pub fn auth_for(registry: &str, configs: &[serde_json::Value]) -> Option<api::Au
                     }
                 }
             }
-            return Some(api::AuthConfig { username, password, auth, server_address: server.clone(), ..Default::default() });
+            return Some(api::AuthConfig {
+                username,
+                password,
+                auth,
+                server_address: server.clone(),
+                ..Default::default()
+            });
         }
     }
     None
@@ -67,7 +89,12 @@ async fn pull_secrets(client: &kube::Client, pod: &Pod) -> Vec<serde_json::Value
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let mut out = vec![];
-    for r in pod.spec.as_ref().and_then(|s| s.image_pull_secrets.clone()).unwrap_or_default() {
+    for r in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.clone())
+        .unwrap_or_default()
+    {
         let Ok(secret) = api.get(&r.name).await else {
             tracing::warn!(secret = %r.name, "image pull secret not found");
             continue;
@@ -88,18 +115,35 @@ async fn pull_secrets(client: &kube::Client, pod: &Pod) -> Vec<serde_json::Value
 }
 
 async fn present(cri: &Cri, image: &str) -> Result<Option<String>, ImageError> {
-    let req = api::ImageStatusRequest { image: Some(api::ImageSpec { image: image.into(), ..Default::default() }), verbose: false };
+    let req = api::ImageStatusRequest {
+        image: Some(api::ImageSpec {
+            image: image.into(),
+            ..Default::default()
+        }),
+        verbose: false,
+    };
     match cri.image.clone().image_status(req).await {
         Ok(r) => Ok(r.into_inner().image.map(|i| i.id)),
-        Err(s) => Err(ImageError { reason: "ErrImagePull", message: s.message().to_string() }),
+        Err(s) => Err(ImageError {
+            reason: "ErrImagePull",
+            message: s.message().to_string(),
+        }),
     }
 }
 
 /// Makes the container's image available; returns its image ID.
-pub async fn ensure(cri: &Cri, client: &kube::Client, pod: &Pod, c: &Container) -> Result<String, ImageError> {
+pub async fn ensure(
+    cri: &Cri,
+    client: &kube::Client,
+    pod: &Pod,
+    c: &Container,
+) -> Result<String, ImageError> {
     let image = c.image.clone().unwrap_or_default();
     if image.is_empty() {
-        return Err(ImageError { reason: "InvalidImageName", message: "container has no image".into() });
+        return Err(ImageError {
+            reason: "InvalidImageName",
+            message: "container has no image".into(),
+        });
     }
     let policy = pull_policy(c);
     if policy != "Always" {
@@ -109,16 +153,28 @@ pub async fn ensure(cri: &Cri, client: &kube::Client, pod: &Pod, c: &Container) 
         if policy == "Never" {
             return Err(ImageError {
                 reason: "ErrImageNeverPull",
-                message: format!("Container image \"{image}\" is not present with pull policy of Never"),
+                message: format!(
+                    "Container image \"{image}\" is not present with pull policy of Never"
+                ),
             });
         }
     }
     let configs = pull_secrets(client, pod).await;
     let auth = auth_for(registry_of(&image), &configs);
-    let req = api::PullImageRequest { image: Some(api::ImageSpec { image: image.clone(), ..Default::default() }), auth, sandbox_config: None };
+    let req = api::PullImageRequest {
+        image: Some(api::ImageSpec {
+            image: image.clone(),
+            ..Default::default()
+        }),
+        auth,
+        sandbox_config: None,
+    };
     match cri.image.clone().pull_image(req).await {
         Ok(r) => Ok(r.into_inner().image_ref),
-        Err(s) => Err(ImageError { reason: "ErrImagePull", message: format!("failed to pull image \"{image}\": {}", s.message()) }),
+        Err(s) => Err(ImageError {
+            reason: "ErrImagePull",
+            message: format!("failed to pull image \"{image}\": {}", s.message()),
+        }),
     }
 }
 
@@ -129,7 +185,9 @@ mod tests {
 
     #[test]
     fn policies_default_by_tag() {
-        let c = |image: &str| -> Container { serde_json::from_value(json!({"name": "c", "image": image})).expect("c") };
+        let c = |image: &str| -> Container {
+            serde_json::from_value(json!({"name": "c", "image": image})).expect("c")
+        };
         assert_eq!(pull_policy(&c("busybox")), "Always");
         assert_eq!(pull_policy(&c("busybox:latest")), "Always");
         assert_eq!(pull_policy(&c("busybox:1.36")), "IfNotPresent");
@@ -146,7 +204,10 @@ mod tests {
         assert_eq!(registry_of("gantry.local/pause:1"), "gantry.local");
         let cfg = json!({"auths": {"127.0.0.1:5000": {"auth": base64::engine::general_purpose::STANDARD.encode("alice:s3cret")}}});
         let a = auth_for("127.0.0.1:5000", &[cfg.clone()]).expect("auth");
-        assert_eq!((a.username.as_str(), a.password.as_str()), ("alice", "s3cret"));
+        assert_eq!(
+            (a.username.as_str(), a.password.as_str()),
+            ("alice", "s3cret")
+        );
         assert!(auth_for("other:5000", &[cfg]).is_none());
     }
 }

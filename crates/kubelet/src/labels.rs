@@ -26,7 +26,10 @@ pub fn pod_labels(pod: &Pod) -> HashMap<String, String> {
     let m = &pod.metadata;
     HashMap::from([
         (POD_NAME.to_string(), m.name.clone().unwrap_or_default()),
-        (POD_NAMESPACE.to_string(), m.namespace.clone().unwrap_or_default()),
+        (
+            POD_NAMESPACE.to_string(),
+            m.namespace.clone().unwrap_or_default(),
+        ),
         (POD_UID.to_string(), m.uid.clone().unwrap_or_default()),
     ])
 }

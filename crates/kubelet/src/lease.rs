@@ -13,13 +13,17 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(10);
 const DURATION_SECONDS: i32 = 40;
 
 fn micro_time(t: Timestamp) -> String {
-    k8s_openapi::jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%.6fZ", t).unwrap_or_else(|_| t.to_string())
+    k8s_openapi::jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%.6fZ", t)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 async fn renew(api: &Api<Lease>, node: &str, node_uid: Option<&str>) -> Result<(), kube::Error> {
     let now = micro_time(Timestamp::now());
     let patch = json!({"spec": {"holderIdentity": node, "leaseDurationSeconds": DURATION_SECONDS, "renewTime": now}});
-    match api.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => {
             let mut lease = json!({
@@ -28,7 +32,8 @@ async fn renew(api: &Api<Lease>, node: &str, node_uid: Option<&str>) -> Result<(
                 "spec": patch["spec"],
             });
             if let Some(uid) = node_uid {
-                lease["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid}]);
+                lease["metadata"]["ownerReferences"] =
+                    json!([{"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid}]);
             }
             let lease: Lease = serde_json::from_value(lease).map_err(kube::Error::SerdeError)?;
             api.create(&PostParams::default(), &lease).await.map(|_| ())

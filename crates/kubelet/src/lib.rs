@@ -31,12 +31,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use gantry_cri::{api, Cri, CriError};
+use gantry_cri::{Cri, CriError, api};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::watcher;
 use kube::Api;
+use kube::runtime::watcher;
 
 /// The kubelet's settings (the agent assembles them from its flags).
 #[derive(Debug, Clone)]
@@ -67,9 +67,15 @@ pub enum KubeletError {
     #[error("container runtime: {0}")]
     Status(#[from] tonic::Status),
     #[error("cgroup {path}: {source}")]
-    Cgroup { path: PathBuf, source: std::io::Error },
+    Cgroup {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{what}: {source}")]
-    Io { what: &'static str, source: std::io::Error },
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error("invalid object: {0}")]
     Invalid(String),
 }
@@ -104,7 +110,9 @@ pub async fn run(cfg: Config, client: kube::Client, cri: Cri) -> Result<(), Kube
     let mut wait = Duration::from_millis(200);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let (runtime_version, node) = loop {
-        let attempt = async { Ok::<_, KubeletError>((cri.version().await?, node::register(&client, &cfg).await?)) };
+        let attempt = async {
+            Ok::<_, KubeletError>((cri.version().await?, node::register(&client, &cfg).await?))
+        };
         match attempt.await {
             Ok(done) => break done,
             Err(err) if std::time::Instant::now() < deadline => {
@@ -117,8 +125,9 @@ pub async fn run(cfg: Config, client: kube::Client, cri: Cri) -> Result<(), Kube
     };
     tracing::info!(node = %cfg.node_name, runtime = %runtime_version, "node registered");
     let facts = host::read_facts(&cfg.root_dir);
-    let allocatable: BTreeMap<String, Quantity> = serde_json::from_value(node::capacity(&facts, cfg.max_pods))
-        .map_err(|e| KubeletError::Invalid(e.to_string()))?;
+    let allocatable: BTreeMap<String, Quantity> =
+        serde_json::from_value(node::capacity(&facts, cfg.max_pods))
+            .map_err(|e| KubeletError::Invalid(e.to_string()))?;
     let (servers, searches) = host_resolv();
     let settings = sandbox::SandboxSettings {
         cluster_dns: cfg.cluster_dns.clone(),
@@ -127,9 +136,19 @@ pub async fn run(cfg: Config, client: kube::Client, cri: Cri) -> Result<(), Kube
         host_searches: searches,
         log_root: cfg.log_dir.display().to_string(),
     };
-    let ctx = Arc::new(Context { cfg: cfg.clone(), client: client.clone(), cri: cri.clone(), settings, allocatable });
+    let ctx = Arc::new(Context {
+        cfg: cfg.clone(),
+        client: client.clone(),
+        cri: cri.clone(),
+        settings,
+        allocatable,
+    });
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(lease::run(client.clone(), cfg.node_name.clone(), node.metadata.uid.clone()));
+    tasks.spawn(lease::run(
+        client.clone(),
+        cfg.node_name.clone(),
+        node.metadata.uid.clone(),
+    ));
     tasks.spawn(node_status_loop(ctx.clone(), runtime_version));
     tasks.spawn(manager::run(ctx));
     while let Some(done) = tasks.join_next().await {
@@ -170,7 +189,9 @@ async fn node_status_loop(ctx: Arc<Context>, runtime_version: String) {
         let network = match &pod_cidr {
             Some(cidr) => {
                 let ipam = cfg.root_dir.join("cni-ipam");
-                cni::write(&cfg.cni_conf_dir, cidr, &cfg.cni_bridge, &ipam).map(|_| ()).map_err(|e| e.to_string())
+                cni::write(&cfg.cni_conf_dir, cidr, &cfg.cni_bridge, &ipam)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
             None => Err("network plugin not ready: the node has no podCIDR yet".to_string()),
         };
@@ -180,7 +201,11 @@ async fn node_status_loop(ctx: Arc<Context>, runtime_version: String) {
         let conditions = node::conditions(&facts, &readiness, &previous, Timestamp::now());
         let status = node::status(cfg, &facts, &runtime_version, conditions);
         let mut comparable = status.clone();
-        for c in comparable["conditions"].as_array_mut().into_iter().flatten() {
+        for c in comparable["conditions"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
             c["lastHeartbeatTime"] = serde_json::Value::Null;
         }
         comparable["capacity"] = serde_json::Value::Null;
@@ -199,9 +224,18 @@ async fn node_status_loop(ctx: Arc<Context>, runtime_version: String) {
 }
 
 async fn runtime_ready(cri: &Cri) -> Result<(), String> {
-    match cri.runtime.clone().status(api::StatusRequest { verbose: false }).await {
+    match cri
+        .runtime
+        .clone()
+        .status(api::StatusRequest { verbose: false })
+        .await
+    {
         Ok(s) => {
-            let conditions = s.into_inner().status.map(|s| s.conditions).unwrap_or_default();
+            let conditions = s
+                .into_inner()
+                .status
+                .map(|s| s.conditions)
+                .unwrap_or_default();
             match conditions.iter().find(|c| c.r#type == "RuntimeReady") {
                 Some(c) if c.status => Ok(()),
                 Some(c) => Err(format!("container runtime not ready: {}", c.message)),

@@ -9,11 +9,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use gantry_cri::api;
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::watcher::{self, Event};
 use kube::Api;
+use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
-use crate::{labels, lifecycle, worker, Context};
+use crate::{Context, labels, lifecycle, worker};
 
 struct Workers {
     ctx: Arc<Context>,
@@ -23,7 +23,9 @@ struct Workers {
 
 impl Workers {
     fn apply(&mut self, pod: Pod) {
-        let Some(uid) = pod.metadata.uid.clone() else { return };
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return;
+        };
         let pod = Arc::new(pod);
         match self.senders.get(&uid) {
             Some(tx) => {
@@ -53,7 +55,11 @@ pub async fn run(ctx: Arc<Context>) {
     let api: Api<Pod> = Api::all(ctx.client.clone());
     let cfg = watcher::Config::default().fields(&format!("spec.nodeName={}", ctx.cfg.node_name));
     let mut stream = watcher::watcher(api, cfg).boxed();
-    let mut workers = Workers { ctx: ctx.clone(), senders: HashMap::new(), tasks: tokio::task::JoinSet::new() };
+    let mut workers = Workers {
+        ctx: ctx.clone(),
+        senders: HashMap::new(),
+        tasks: tokio::task::JoinSet::new(),
+    };
     let mut listing: HashSet<String> = HashSet::new();
     let mut gc = tokio::time::interval(Duration::from_secs(30));
     loop {
@@ -96,7 +102,17 @@ async fn collect_orphans(ctx: &Context, known: &HashSet<String>) {
         label_selector: HashMap::from([(labels::NODE.to_string(), ctx.cfg.node_name.clone())]),
         ..Default::default()
     };
-    let Ok(list) = ctx.cri.runtime.clone().list_pod_sandbox(api::ListPodSandboxRequest { filter: Some(filter) }).await else { return };
+    let Ok(list) = ctx
+        .cri
+        .runtime
+        .clone()
+        .list_pod_sandbox(api::ListPodSandboxRequest {
+            filter: Some(filter),
+        })
+        .await
+    else {
+        return;
+    };
     let sandboxes = list.into_inner().items;
     let live: HashSet<String> = sandboxes.iter().map(|s| s.id.clone()).collect();
     let freed = crate::cni::collect_allocations(&ctx.cfg.root_dir.join("cni-ipam"), &live);
@@ -108,7 +124,11 @@ async fn collect_orphans(ctx: &Context, known: &HashSet<String>) {
         .filter_map(|s| s.labels.get(labels::POD_UID).cloned())
         .filter(|uid| !known.contains(uid))
         .collect();
-    orphans.extend(crate::cgroup::pod_uids(&ctx.cfg.cgroup_root).into_iter().filter(|u| !known.contains(u)));
+    orphans.extend(
+        crate::cgroup::pod_uids(&ctx.cfg.cgroup_root)
+            .into_iter()
+            .filter(|u| !known.contains(u)),
+    );
     for uid in orphans {
         tracing::info!(%uid, "removing the remains of a pod the API no longer has");
         lifecycle::remove_all(ctx, &uid).await;

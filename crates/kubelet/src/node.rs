@@ -6,16 +6,17 @@
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::host::{pressures, HostFacts};
+use crate::host::{HostFacts, pressures};
 use crate::{Config, KubeletError};
 
 /// The version the node reports as its kubelet (the API version gantry serves).
 pub const KUBELET_VERSION: &str = "v1.33.0-gantry";
 
 fn rfc3339(t: Timestamp) -> String {
-    k8s_openapi::jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%SZ", t).unwrap_or_else(|_| t.to_string())
+    k8s_openapi::jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%SZ", t)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// Capacity (and allocatable, which is the same: gantry reserves nothing) from the host.
@@ -38,11 +39,36 @@ pub struct Readiness {
 /// The node's conditions. `previous` supplies lastTransitionTime for unchanged ones.
 pub fn conditions(f: &HostFacts, ready: &Readiness, previous: &[Value], now: Timestamp) -> Value {
     let (memory, disk, pid) = pressures(f);
-    let not_ready = ready.runtime.as_ref().err().or(ready.network.as_ref().err());
+    let not_ready = ready
+        .runtime
+        .as_ref()
+        .err()
+        .or(ready.network.as_ref().err());
     let rows = [
-        ("MemoryPressure", memory, "KubeletHasInsufficientMemory", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "kubelet has insufficient memory available"),
-        ("DiskPressure", disk, "KubeletHasDiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", "kubelet has disk pressure"),
-        ("PIDPressure", pid, "KubeletHasInsufficientPID", "KubeletHasSufficientPID", "kubelet has sufficient PID available", "kubelet has insufficient PID available"),
+        (
+            "MemoryPressure",
+            memory,
+            "KubeletHasInsufficientMemory",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+            "kubelet has insufficient memory available",
+        ),
+        (
+            "DiskPressure",
+            disk,
+            "KubeletHasDiskPressure",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure",
+            "kubelet has disk pressure",
+        ),
+        (
+            "PIDPressure",
+            pid,
+            "KubeletHasInsufficientPID",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+            "kubelet has insufficient PID available",
+        ),
     ];
     let mut out = vec![];
     let stamp = |kind: &str, status: &str| {
@@ -62,7 +88,11 @@ pub fn conditions(f: &HostFacts, ready: &Readiness, previous: &[Value], now: Tim
         }));
     }
     let (status, reason, message) = match not_ready {
-        None => ("True", "KubeletReady", "kubelet is posting ready status".to_string()),
+        None => (
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status".to_string(),
+        ),
         Some(why) => ("False", "KubeletNotReady", why.clone()),
     };
     out.push(json!({
@@ -116,9 +146,19 @@ pub async fn register(client: &kube::Client, cfg: &Config) -> Result<Node, Kubel
 }
 
 /// Posts the node's status.
-pub async fn post_status(client: &kube::Client, cfg: &Config, status: Value) -> Result<Node, KubeletError> {
+pub async fn post_status(
+    client: &kube::Client,
+    cfg: &Config,
+    status: Value,
+) -> Result<Node, KubeletError> {
     let api: Api<Node> = Api::all(client.clone());
-    Ok(api.patch_status(&cfg.node_name, &PatchParams::default(), &Patch::Merge(json!({"status": status}))).await?)
+    Ok(api
+        .patch_status(
+            &cfg.node_name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await?)
 }
 
 #[cfg(test)]
@@ -127,14 +167,34 @@ mod tests {
 
     #[test]
     fn ready_follows_runtime_and_network() {
-        let f = HostFacts { cpus: 2, memory_bytes: 1 << 34, memory_available: 1 << 33, disk_bytes: 100, disk_available: 90, pid_max: 1000, pids_in_use: 1, ..Default::default() };
+        let f = HostFacts {
+            cpus: 2,
+            memory_bytes: 1 << 34,
+            memory_available: 1 << 33,
+            disk_bytes: 100,
+            disk_available: 90,
+            pid_max: 1000,
+            pids_in_use: 1,
+            ..Default::default()
+        };
         let now = Timestamp::UNIX_EPOCH;
-        let ok = Readiness { runtime: Ok(()), network: Ok(()) };
+        let ok = Readiness {
+            runtime: Ok(()),
+            network: Ok(()),
+        };
         let c = conditions(&f, &ok, &[], now);
         assert_eq!(c[3]["type"], "Ready");
         assert_eq!(c[3]["status"], "True");
-        let no_net = Readiness { runtime: Ok(()), network: Err("network plugin not ready: no podCIDR yet".into()) };
-        let c2 = conditions(&f, &no_net, c.as_array().map(Vec::as_slice).unwrap_or_default(), now);
+        let no_net = Readiness {
+            runtime: Ok(()),
+            network: Err("network plugin not ready: no podCIDR yet".into()),
+        };
+        let c2 = conditions(
+            &f,
+            &no_net,
+            c.as_array().map(Vec::as_slice).unwrap_or_default(),
+            now,
+        );
         assert_eq!(c2[3]["status"], "False");
         assert_eq!(c2[3]["message"], "network plugin not ready: no podCIDR yet");
         assert_eq!(c2[0]["type"], "MemoryPressure");

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use gantry_cri::{api, Cri, CriError};
+use gantry_cri::{Cri, CriError, api};
 
 use crate::labels;
 
@@ -62,7 +62,10 @@ impl RuntimePod {
 
     /// The newest attempt of container `name` (regular or init).
     pub fn latest(&self, name: &str, init: bool) -> Option<&RuntimeContainer> {
-        self.containers.iter().filter(|c| c.name == name && c.init == init).max_by_key(|c| (c.attempt, c.created_at))
+        self.containers
+            .iter()
+            .filter(|c| c.name == name && c.init == init)
+            .max_by_key(|c| (c.attempt, c.created_at))
     }
 
     /// The attempt before the newest, for lastState.
@@ -75,7 +78,9 @@ impl RuntimePod {
     }
 
     pub fn running(&self) -> impl Iterator<Item = &RuntimeContainer> {
-        self.containers.iter().filter(|c| matches!(c.state, State::Running | State::Created | State::Unknown))
+        self.containers
+            .iter()
+            .filter(|c| matches!(c.state, State::Running | State::Created | State::Unknown))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,12 +99,19 @@ fn state(s: i32) -> State {
 
 /// Reads the pod's sandboxes and containers. `cache` keeps statuses of exited containers,
 /// which never change again, so a steady pod costs two list calls per sync.
-pub async fn inspect(cri: &Cri, uid: &str, cache: &mut HashMap<String, RuntimeContainer>) -> Result<RuntimePod, CriError> {
+pub async fn inspect(
+    cri: &Cri,
+    uid: &str,
+    cache: &mut HashMap<String, RuntimeContainer>,
+) -> Result<RuntimePod, CriError> {
     let selector = HashMap::from([(labels::POD_UID.to_string(), uid.to_string())]);
     let mut rt = cri.runtime.clone();
     let sandboxes = rt
         .list_pod_sandbox(api::ListPodSandboxRequest {
-            filter: Some(api::PodSandboxFilter { label_selector: selector.clone(), ..Default::default() }),
+            filter: Some(api::PodSandboxFilter {
+                label_selector: selector.clone(),
+                ..Default::default()
+            }),
         })
         .await?
         .into_inner()
@@ -109,22 +121,43 @@ pub async fn inspect(cri: &Cri, uid: &str, cache: &mut HashMap<String, RuntimeCo
         let ready = s.state == api::PodSandboxState::SandboxReady as i32;
         let mut ips = vec![];
         if ready {
-            if let Ok(st) = rt.pod_sandbox_status(api::PodSandboxStatusRequest { pod_sandbox_id: s.id.clone(), verbose: false }).await {
+            if let Ok(st) = rt
+                .pod_sandbox_status(api::PodSandboxStatusRequest {
+                    pod_sandbox_id: s.id.clone(),
+                    verbose: false,
+                })
+                .await
+            {
                 if let Some(net) = st.into_inner().status.and_then(|s| s.network) {
                     if !net.ip.is_empty() {
                         ips.push(net.ip);
                     }
-                    ips.extend(net.additional_ips.into_iter().map(|i| i.ip).filter(|i| !i.is_empty()));
+                    ips.extend(
+                        net.additional_ips
+                            .into_iter()
+                            .map(|i| i.ip)
+                            .filter(|i| !i.is_empty()),
+                    );
                 }
             }
         }
         let attempt = s.metadata.as_ref().map(|m| m.attempt).unwrap_or(0);
-        pod.sandboxes.push(RuntimeSandbox { id: s.id, attempt, ready, created_at: s.created_at, ips });
+        pod.sandboxes.push(RuntimeSandbox {
+            id: s.id,
+            attempt,
+            ready,
+            created_at: s.created_at,
+            ips,
+        });
     }
-    pod.sandboxes.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.attempt)));
+    pod.sandboxes
+        .sort_by_key(|s| std::cmp::Reverse((s.created_at, s.attempt)));
     let containers = rt
         .list_containers(api::ListContainersRequest {
-            filter: Some(api::ContainerFilter { label_selector: selector, ..Default::default() }),
+            filter: Some(api::ContainerFilter {
+                label_selector: selector,
+                ..Default::default()
+            }),
         })
         .await?
         .into_inner()
@@ -136,19 +169,32 @@ pub async fn inspect(cri: &Cri, uid: &str, cache: &mut HashMap<String, RuntimeCo
             pod.containers.push(cached.clone());
             continue;
         }
-        let status = match rt.container_status(api::ContainerStatusRequest { container_id: c.id.clone(), verbose: false }).await {
+        let status = match rt
+            .container_status(api::ContainerStatusRequest {
+                container_id: c.id.clone(),
+                verbose: false,
+            })
+            .await
+        {
             Ok(s) => s.into_inner().status,
             Err(status) if status.code() == tonic::Code::NotFound => continue,
             Err(status) => return Err(status.into()),
         };
         let Some(s) = status else { continue };
-        let name = c.labels.get(labels::CONTAINER_NAME).cloned().unwrap_or_default();
+        let name = c
+            .labels
+            .get(labels::CONTAINER_NAME)
+            .cloned()
+            .unwrap_or_default();
         let container = RuntimeContainer {
             id: c.id.clone(),
             sandbox_id: c.pod_sandbox_id.clone(),
             name,
             attempt: c.metadata.as_ref().map(|m| m.attempt).unwrap_or(0),
-            init: c.labels.get(labels::CONTAINER_TYPE).is_some_and(|t| t == "init"),
+            init: c
+                .labels
+                .get(labels::CONTAINER_TYPE)
+                .is_some_and(|t| t == "init"),
             state: state(s.state),
             exit_code: s.exit_code,
             reason: s.reason,
@@ -158,9 +204,17 @@ pub async fn inspect(cri: &Cri, uid: &str, cache: &mut HashMap<String, RuntimeCo
             finished_at: s.finished_at,
             image: s.image.map(|i| i.image).unwrap_or_default(),
             image_ref: s.image_ref,
-            hash: c.annotations.get(labels::CONTAINER_HASH).cloned().unwrap_or_default(),
+            hash: c
+                .annotations
+                .get(labels::CONTAINER_HASH)
+                .cloned()
+                .unwrap_or_default(),
             log_path: s.log_path,
-            termination_message_path: c.annotations.get(labels::TERMINATION_MESSAGE_PATH).cloned().unwrap_or_default(),
+            termination_message_path: c
+                .annotations
+                .get(labels::TERMINATION_MESSAGE_PATH)
+                .cloned()
+                .unwrap_or_default(),
         };
         if container.state == State::Exited {
             cache.insert(container.id.clone(), container.clone());

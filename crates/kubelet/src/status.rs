@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -32,7 +32,9 @@ pub struct Observed {
 }
 
 fn time(nanos: i64) -> Option<Time> {
-    (nanos > 0).then(|| Timestamp::from_nanosecond(i128::from(nanos)).ok().map(Time)).flatten()
+    (nanos > 0)
+        .then(|| Timestamp::from_nanosecond(i128::from(nanos)).ok().map(Time))
+        .flatten()
 }
 
 fn terminated(c: &RuntimeContainer) -> ContainerStateTerminated {
@@ -54,17 +56,37 @@ fn terminated(c: &RuntimeContainer) -> ContainerStateTerminated {
 
 fn state_of(c: &RuntimeContainer) -> ContainerState {
     match c.state {
-        State::Running => ContainerState { running: Some(ContainerStateRunning { started_at: time(c.started_at) }), ..Default::default() },
-        State::Exited => ContainerState { terminated: Some(terminated(c)), ..Default::default() },
+        State::Running => ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: time(c.started_at),
+            }),
+            ..Default::default()
+        },
+        State::Exited => ContainerState {
+            terminated: Some(terminated(c)),
+            ..Default::default()
+        },
         State::Created | State::Unknown => waiting("ContainerCreating", None),
     }
 }
 
 fn waiting(reason: &str, message: Option<String>) -> ContainerState {
-    ContainerState { waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message }), ..Default::default() }
+    ContainerState {
+        waiting: Some(ContainerStateWaiting {
+            reason: Some(reason.into()),
+            message,
+        }),
+        ..Default::default()
+    }
 }
 
-fn container_status(spec: &Container, rt: &RuntimePod, init: bool, obs: &Observed, default_waiting: &str) -> ContainerStatus {
+fn container_status(
+    spec: &Container,
+    rt: &RuntimePod,
+    init: bool,
+    obs: &Observed,
+    default_waiting: &str,
+) -> ContainerStatus {
     let latest = rt.latest(&spec.name, init);
     let previous = rt.previous(&spec.name, init);
     let mut s = ContainerStatus {
@@ -78,7 +100,12 @@ fn container_status(spec: &Container, rt: &RuntimePod, init: bool, obs: &Observe
     };
     match latest {
         None => {
-            let (reason, message) = obs.errors.get(&spec.name).cloned().map(|(r, m)| (r, Some(m))).unwrap_or((default_waiting.to_string(), None));
+            let (reason, message) = obs
+                .errors
+                .get(&spec.name)
+                .cloned()
+                .map(|(r, m)| (r, Some(m)))
+                .unwrap_or((default_waiting.to_string(), None));
             s.state = Some(waiting(&reason, message));
         }
         Some(c) => {
@@ -95,7 +122,13 @@ fn container_status(spec: &Container, rt: &RuntimePod, init: bool, obs: &Observe
                 }
             }
             if s.last_state.is_none() {
-                s.last_state = previous.filter(|p| p.state == State::Exited).map(|p| ContainerState { terminated: Some(terminated(p)), ..Default::default() });
+                s.last_state =
+                    previous
+                        .filter(|p| p.state == State::Exited)
+                        .map(|p| ContainerState {
+                            terminated: Some(terminated(p)),
+                            ..Default::default()
+                        });
             }
             let running = c.state == State::Running;
             let started = running && !obs.not_started.contains(&c.id);
@@ -151,9 +184,19 @@ fn phase(policy: &str, statuses: &[ContainerStatus]) -> &'static str {
     "Pending"
 }
 
-fn condition(pod: &Pod, kind: &str, ok: bool, reason: Option<&str>, now: Timestamp) -> PodCondition {
+fn condition(
+    pod: &Pod,
+    kind: &str,
+    ok: bool,
+    reason: Option<&str>,
+    now: Timestamp,
+) -> PodCondition {
     let status = if ok { "True" } else { "False" };
-    let old = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == kind));
+    let old = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == kind));
     let transition = match old {
         Some(o) if o.status == status => o.last_transition_time.clone(),
         _ => Some(Time(now)),
@@ -169,10 +212,16 @@ fn condition(pod: &Pod, kind: &str, ok: bool, reason: Option<&str>, now: Timesta
 
 /// The pod's QoS class (Guaranteed, Burstable, BestEffort).
 pub fn qos_class(pod: &Pod) -> &'static str {
-    let Some(spec) = &pod.spec else { return "BestEffort" };
+    let Some(spec) = &pod.spec else {
+        return "BestEffort";
+    };
     let mut any = false;
     let mut guaranteed = true;
-    for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+    for c in spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+    {
         let r = c.resources.as_ref();
         let req: BTreeMap<_, _> = r.and_then(|r| r.requests.clone()).unwrap_or_default();
         let lim: BTreeMap<_, _> = r.and_then(|r| r.limits.clone()).unwrap_or_default();
@@ -181,7 +230,11 @@ pub fn qos_class(pod: &Pod) -> &'static str {
             any |= q.is_some() || l.is_some();
             match (q, l) {
                 (_, None) => guaranteed = false,
-                (Some(q), Some(l)) if gantry_quantity::milli_value(q) != gantry_quantity::milli_value(l) => guaranteed = false,
+                (Some(q), Some(l))
+                    if gantry_quantity::milli_value(q) != gantry_quantity::milli_value(l) =>
+                {
+                    guaranteed = false
+                }
                 _ => {}
             }
         }
@@ -194,16 +247,38 @@ pub fn qos_class(pod: &Pod) -> &'static str {
 }
 
 /// The status to report for `pod`.
-pub fn pod_status(pod: &Pod, rt: &RuntimePod, obs: &Observed, host_ip: &str, now: Timestamp) -> PodStatus {
+pub fn pod_status(
+    pod: &Pod,
+    rt: &RuntimePod,
+    obs: &Observed,
+    host_ip: &str,
+    now: Timestamp,
+) -> PodStatus {
     let spec = pod.spec.clone().unwrap_or_default();
     let inits = spec.init_containers.clone().unwrap_or_default();
-    let init_statuses: Vec<ContainerStatus> = inits.iter().map(|c| container_status(c, rt, true, obs, "PodInitializing")).collect();
+    let init_statuses: Vec<ContainerStatus> = inits
+        .iter()
+        .map(|c| container_status(c, rt, true, obs, "PodInitializing"))
+        .collect();
     let initialized = init_statuses.iter().all(|s| s.ready);
-    let app_waiting = if initialized { "ContainerCreating" } else { "PodInitializing" };
-    let statuses: Vec<ContainerStatus> = spec.containers.iter().map(|c| container_status(c, rt, false, obs, app_waiting)).collect();
+    let app_waiting = if initialized {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
+    let statuses: Vec<ContainerStatus> = spec
+        .containers
+        .iter()
+        .map(|c| container_status(c, rt, false, obs, app_waiting))
+        .collect();
     let policy = restart_policy(pod);
     let init_failed = policy == "Never"
-        && init_statuses.iter().any(|s| s.state.as_ref().and_then(|st| st.terminated.as_ref()).is_some_and(|t| t.exit_code != 0));
+        && init_statuses.iter().any(|s| {
+            s.state
+                .as_ref()
+                .and_then(|st| st.terminated.as_ref())
+                .is_some_and(|t| t.exit_code != 0)
+        });
     let phase = if init_failed {
         "Failed"
     } else if !initialized {
@@ -219,18 +294,51 @@ pub fn pod_status(pod: &Pod, rt: &RuntimePod, obs: &Observed, host_ip: &str, now
     };
     let containers_ready = !statuses.is_empty() && statuses.iter().all(|s| s.ready);
     let mut conditions = vec![
-        condition(pod, "PodReadyToStartContainers", sandbox.is_some(), None, now),
-        condition(pod, "Initialized", initialized, Some("ContainersNotInitialized"), now),
-        condition(pod, "Ready", containers_ready, Some("ContainersNotReady"), now),
-        condition(pod, "ContainersReady", containers_ready, Some("ContainersNotReady"), now),
+        condition(
+            pod,
+            "PodReadyToStartContainers",
+            sandbox.is_some(),
+            None,
+            now,
+        ),
+        condition(
+            pod,
+            "Initialized",
+            initialized,
+            Some("ContainersNotInitialized"),
+            now,
+        ),
+        condition(
+            pod,
+            "Ready",
+            containers_ready,
+            Some("ContainersNotReady"),
+            now,
+        ),
+        condition(
+            pod,
+            "ContainersReady",
+            containers_ready,
+            Some("ContainersNotReady"),
+            now,
+        ),
     ];
     // Conditions set by others (PodScheduled, DisruptionTarget, readiness gates) stay.
-    for c in pod.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default() {
+    for c in pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+    {
         if !conditions.iter().any(|x| x.type_ == c.type_) {
             conditions.push(c);
         }
     }
-    let start_time = pod.status.as_ref().and_then(|s| s.start_time.clone()).or(Some(Time(now)));
+    let start_time = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.start_time.clone())
+        .or(Some(Time(now)));
     PodStatus {
         phase: Some(phase.into()),
         conditions: Some(conditions),
@@ -281,21 +389,114 @@ mod tests {
     #[test]
     fn phases_and_states() {
         let now = Timestamp::UNIX_EPOCH;
-        let sb = RuntimeSandbox { id: "s".into(), attempt: 0, ready: true, created_at: 1, ips: vec!["10.42.0.5".into()] };
-        let crash = Observed { backing_off: HashMap::from([("a".to_string(), "back-off 10s".to_string())]), ..Default::default() };
-        let pull = Observed { errors: HashMap::from([("a".to_string(), ("ErrImagePull".to_string(), "not found".to_string()))]), ..Default::default() };
+        let sb = RuntimeSandbox {
+            id: "s".into(),
+            attempt: 0,
+            ready: true,
+            created_at: 1,
+            ips: vec!["10.42.0.5".into()],
+        };
+        let crash = Observed {
+            backing_off: HashMap::from([("a".to_string(), "back-off 10s".to_string())]),
+            ..Default::default()
+        };
+        let pull = Observed {
+            errors: HashMap::from([(
+                "a".to_string(),
+                ("ErrImagePull".to_string(), "not found".to_string()),
+            )]),
+            ..Default::default()
+        };
         let none = Observed::default();
-        let cases: Vec<(&str, &str, Vec<RuntimeContainer>, &Observed, &str, &str, bool, i32)> = vec![
-            ("creating", "Always", vec![], &none, "Pending", "ContainerCreating", false, 0),
-            ("pull error", "Always", vec![], &pull, "Pending", "ErrImagePull", false, 0),
-            ("running", "Always", vec![rc(0, State::Running, 0, "")], &none, "Running", "running", true, 0),
-            ("crash loop", "Always", vec![rc(0, State::Exited, 0, ""), rc(1, State::Exited, 1, "Error")], &crash, "Running", "CrashLoopBackOff", false, 1),
-            ("succeeded", "OnFailure", vec![rc(0, State::Exited, 0, "")], &none, "Succeeded", "Completed", false, 0),
-            ("failed", "Never", vec![rc(0, State::Exited, 1, "")], &none, "Failed", "Error", false, 0),
-            ("oom", "Never", vec![rc(0, State::Exited, 137, "OOMKilled")], &none, "Failed", "OOMKilled", false, 0),
+        let cases: Vec<(
+            &str,
+            &str,
+            Vec<RuntimeContainer>,
+            &Observed,
+            &str,
+            &str,
+            bool,
+            i32,
+        )> = vec![
+            (
+                "creating",
+                "Always",
+                vec![],
+                &none,
+                "Pending",
+                "ContainerCreating",
+                false,
+                0,
+            ),
+            (
+                "pull error",
+                "Always",
+                vec![],
+                &pull,
+                "Pending",
+                "ErrImagePull",
+                false,
+                0,
+            ),
+            (
+                "running",
+                "Always",
+                vec![rc(0, State::Running, 0, "")],
+                &none,
+                "Running",
+                "running",
+                true,
+                0,
+            ),
+            (
+                "crash loop",
+                "Always",
+                vec![
+                    rc(0, State::Exited, 0, ""),
+                    rc(1, State::Exited, 1, "Error"),
+                ],
+                &crash,
+                "Running",
+                "CrashLoopBackOff",
+                false,
+                1,
+            ),
+            (
+                "succeeded",
+                "OnFailure",
+                vec![rc(0, State::Exited, 0, "")],
+                &none,
+                "Succeeded",
+                "Completed",
+                false,
+                0,
+            ),
+            (
+                "failed",
+                "Never",
+                vec![rc(0, State::Exited, 1, "")],
+                &none,
+                "Failed",
+                "Error",
+                false,
+                0,
+            ),
+            (
+                "oom",
+                "Never",
+                vec![rc(0, State::Exited, 137, "OOMKilled")],
+                &none,
+                "Failed",
+                "OOMKilled",
+                false,
+                0,
+            ),
         ];
         for (what, policy, containers, obs, want_phase, want_state, want_ready, restarts) in cases {
-            let rt = RuntimePod { sandboxes: vec![sb.clone()], containers };
+            let rt = RuntimePod {
+                sandboxes: vec![sb.clone()],
+                containers,
+            };
             let st = pod_status(&pod(policy), &rt, obs, "192.0.2.1", now);
             assert_eq!(st.phase.as_deref(), Some(want_phase), "{what}");
             let cs = &st.container_statuses.as_ref().expect("statuses")[0];
@@ -305,7 +506,11 @@ mod tests {
             } else if let Some(w) = &state.waiting {
                 w.reason.clone().unwrap_or_default()
             } else {
-                state.terminated.as_ref().and_then(|t| t.reason.clone()).unwrap_or_default()
+                state
+                    .terminated
+                    .as_ref()
+                    .and_then(|t| t.reason.clone())
+                    .unwrap_or_default()
             };
             assert_eq!(got, want_state, "{what}");
             assert_eq!(cs.ready, want_ready, "{what}");
@@ -316,10 +521,26 @@ mod tests {
 
     #[test]
     fn qos_classes() {
-        let p = |res: serde_json::Value| -> Pod { serde_json::from_value(json!({"spec": {"containers": [{"name": "a", "resources": res}]}})).expect("pod") };
+        let p = |res: serde_json::Value| -> Pod {
+            serde_json::from_value(
+                json!({"spec": {"containers": [{"name": "a", "resources": res}]}}),
+            )
+            .expect("pod")
+        };
         assert_eq!(qos_class(&p(json!({}))), "BestEffort");
-        assert_eq!(qos_class(&p(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))), "Guaranteed");
-        assert_eq!(qos_class(&p(json!({"requests": {"cpu": "1"}}))), "Burstable");
-        assert_eq!(qos_class(&p(json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}))), "Burstable");
+        assert_eq!(
+            qos_class(&p(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&p(json!({"requests": {"cpu": "1"}}))),
+            "Burstable"
+        );
+        assert_eq!(
+            qos_class(&p(
+                json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+            )),
+            "Burstable"
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::backoff::Backoff;
 use crate::probes::{self, Kind, Outcome, Probes};
 use crate::runtime::{self, RuntimeContainer, RuntimePod, State};
 use crate::status::{self, Observed};
-use crate::{actions, lifecycle, Context, KubeletError};
+use crate::{Context, KubeletError, actions, lifecycle};
 
 /// How often a quiet pod is synced anyway (probes, back-off expiry, containers that died).
 const RESYNC: Duration = Duration::from_secs(1);
@@ -67,7 +67,11 @@ pub async fn run(ctx: Arc<Context>, uid: String, mut pod_rx: watch::Receiver<Opt
             w.teardown().await;
             return;
         };
-        let result = if pod.metadata.deletion_timestamp.is_some() { w.terminate(&pod).await } else { w.sync(&pod).await };
+        let result = if pod.metadata.deletion_timestamp.is_some() {
+            w.terminate(&pod).await
+        } else {
+            w.sync(&pod).await
+        };
         if let Err(err) = result {
             tracing::warn!(pod = %name(&pod), %err, "pod sync failed");
         }
@@ -80,12 +84,23 @@ pub async fn run(ctx: Arc<Context>, uid: String, mut pod_rx: watch::Receiver<Opt
 }
 
 pub(crate) fn name(pod: &Pod) -> String {
-    format!("{}/{}", pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default())
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.name.as_deref().unwrap_or_default()
+    )
 }
 
 pub(crate) fn find<'a>(pod: &'a Pod, name: &str, init: bool) -> Option<&'a Container> {
     let spec = pod.spec.as_ref()?;
-    if init { spec.init_containers.as_ref()?.iter().find(|c| c.name == name) } else { spec.containers.iter().find(|c| c.name == name) }
+    if init {
+        spec.init_containers
+            .as_ref()?
+            .iter()
+            .find(|c| c.name == name)
+    } else {
+        spec.containers.iter().find(|c| c.name == name)
+    }
 }
 
 impl PodWorker {
@@ -94,11 +109,19 @@ impl PodWorker {
     }
 
     pub(crate) fn info(&self, pod: &Pod, rt: &RuntimePod) -> gantry_podconfig::PodRuntimeInfo {
-        let host_net = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+        let host_net = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
         gantry_podconfig::PodRuntimeInfo {
             node_name: self.ctx.cfg.node_name.clone(),
             host_ip: self.ctx.cfg.node_ip.clone(),
-            pod_ips: if host_net { vec![self.ctx.cfg.node_ip.clone()] } else { rt.sandbox().map(|s| s.ips.clone()).unwrap_or_default() },
+            pod_ips: if host_net {
+                vec![self.ctx.cfg.node_ip.clone()]
+            } else {
+                rt.sandbox().map(|s| s.ips.clone()).unwrap_or_default()
+            },
             service_account_token: self.sa_token.as_ref().map(|(t, _)| t.clone()),
         }
     }
@@ -119,19 +142,32 @@ impl PodWorker {
         let now = Instant::now();
         let mut rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
         self.track(&rt, now);
-        let unhealthy: HashSet<String> = rt.running().filter(|c| self.probes.unhealthy(&c.id)).map(|c| c.id.clone()).collect();
+        let unhealthy: HashSet<String> = rt
+            .running()
+            .filter(|c| self.probes.unhealthy(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
         let a = actions::compute(pod, &rt, &self.backoff, &unhealthy, now);
         self.obs.backing_off.clear();
         for (n, _) in &a.waiting {
             let delay = self.backoff.delay(n).as_secs();
-            let msg = format!("back-off {delay}s restarting failed container={n} pod={}_{}({})", pod.metadata.name.as_deref().unwrap_or_default(), pod.metadata.namespace.as_deref().unwrap_or_default(), self.uid);
+            let msg = format!(
+                "back-off {delay}s restarting failed container={n} pod={}_{}({})",
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                pod.metadata.namespace.as_deref().unwrap_or_default(),
+                self.uid
+            );
             self.obs.backing_off.insert(n.clone(), msg);
         }
         let changed = lifecycle::execute(self, pod, &rt, &a, now).await?;
         if changed {
             rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
             self.track(&rt, now);
-        } else if self.volumes_at.is_none_or(|t| now.duration_since(t) > VOLUME_REFRESH) && rt.sandbox().is_some_and(|s| s.ready) {
+        } else if self
+            .volumes_at
+            .is_none_or(|t| now.duration_since(t) > VOLUME_REFRESH)
+            && rt.sandbox().is_some_and(|s| s.ready)
+        {
             self.refresh_volumes(pod, &rt).await;
         }
         self.run_probes(pod, &rt, now);
@@ -142,14 +178,28 @@ impl PodWorker {
     pub(crate) async fn refresh_volumes(&mut self, pod: &Pod, rt: &RuntimePod) -> bool {
         self.volumes_at = Some(Instant::now());
         // Tokens live 3607 s; fetch a new one after 40 minutes, as upstream refreshes at 80%.
-        if self.sa_token.as_ref().is_none_or(|(_, at)| at.elapsed() > SA_TOKEN_REFRESH) {
+        if self
+            .sa_token
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() > SA_TOKEN_REFRESH)
+        {
             match crate::sa_token::token_for(&self.ctx.client, pod).await {
                 Ok(token) => self.sa_token = token.map(|t| (t, Instant::now())),
-                Err(err) => tracing::warn!(pod = %name(pod), %err, "requesting the service account token failed"),
+                Err(err) => {
+                    tracing::warn!(pod = %name(pod), %err, "requesting the service account token failed")
+                }
             }
         }
         let info = self.info(pod, rt);
-        match gantry_podconfig::prepare_volumes_with_allocatable(&self.ctx.client, pod, &self.pod_dir(), &info, &self.ctx.allocatable).await {
+        match gantry_podconfig::prepare_volumes_with_allocatable(
+            &self.ctx.client,
+            pod,
+            &self.pod_dir(),
+            &info,
+            &self.ctx.allocatable,
+        )
+        .await
+        {
             Ok(v) => {
                 self.volumes = Some(v);
                 true
@@ -162,12 +212,19 @@ impl PodWorker {
     }
 
     fn track(&mut self, rt: &RuntimePod, now: Instant) {
-        let live: Vec<String> = rt.containers.iter().filter(|c| c.state == State::Running).map(|c| c.id.clone()).collect();
+        let live: Vec<String> = rt
+            .containers
+            .iter()
+            .filter(|c| c.state == State::Running)
+            .map(|c| c.id.clone())
+            .collect();
         self.running.retain(|id, _| live.contains(id));
         let wall = Timestamp::now().as_nanosecond() as i64;
         for c in rt.containers.iter().filter(|c| c.state == State::Running) {
             let age = Duration::from_nanos(u64::try_from(wall - c.started_at).unwrap_or(0));
-            self.running.entry(c.id.clone()).or_insert_with(|| (c.name.clone(), now.checked_sub(age).unwrap_or(now)));
+            self.running
+                .entry(c.id.clone())
+                .or_insert_with(|| (c.name.clone(), now.checked_sub(age).unwrap_or(now)));
         }
         self.probes.retain(&live);
     }
@@ -176,9 +233,14 @@ impl PodWorker {
         self.obs.has_readiness.clear();
         self.obs.ready.clear();
         self.obs.not_started.clear();
-        let pod_ip = rt.sandbox().and_then(|s| s.ips.first().cloned()).unwrap_or_else(|| self.ctx.cfg.node_ip.clone());
+        let pod_ip = rt
+            .sandbox()
+            .and_then(|s| s.ips.first().cloned())
+            .unwrap_or_else(|| self.ctx.cfg.node_ip.clone());
         for (id, (cname, started)) in self.running.clone() {
-            let Some(c) = find(pod, &cname, false) else { continue };
+            let Some(c) = find(pod, &cname, false) else {
+                continue;
+            };
             if c.readiness_probe.is_some() {
                 self.obs.has_readiness.insert(id.clone());
                 if self.probes.passed(&id, Kind::Readiness) == Some(true) {
@@ -189,10 +251,23 @@ impl PodWorker {
                 self.obs.not_started.insert(id.clone());
             }
             for (kind, probe) in self.probes.due(&id, c, started, now) {
-                let (cri, c, id, ip, tx) = (self.ctx.cri.clone(), c.clone(), id.clone(), pod_ip.clone(), self.probe_tx.clone());
+                let (cri, c, id, ip, tx) = (
+                    self.ctx.cri.clone(),
+                    c.clone(),
+                    id.clone(),
+                    pod_ip.clone(),
+                    self.probe_tx.clone(),
+                );
                 tokio::spawn(async move {
                     let (ok, message) = probes::run(cri, probe, c, id.clone(), ip).await;
-                    let _ = tx.send(Outcome { container_id: id, kind, ok, message }).await;
+                    let _ = tx
+                        .send(Outcome {
+                            container_id: id,
+                            kind,
+                            ok,
+                            message,
+                        })
+                        .await;
                 });
             }
         }
@@ -209,7 +284,8 @@ impl PodWorker {
         let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
         let patch = json!({"metadata": {"uid": self.uid}, "status": value});
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
-        api.patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
         self.last_status = Some(value);
         Ok(())
     }
@@ -217,7 +293,11 @@ impl PodWorker {
     /// A deleted pod: stop its containers within the grace period, report, then remove the
     /// object (grace 0, UID precondition) so the API forgets it.
     async fn terminate(&mut self, pod: &Pod) -> Result<(), KubeletError> {
-        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64;
+        let grace = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .unwrap_or(30)
+            .max(0) as u64;
         let rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
         lifecycle::stop_all(self, pod, &rt, Duration::from_secs(grace)).await;
         let rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
@@ -227,10 +307,16 @@ impl PodWorker {
             let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
             let dp = DeleteParams {
                 grace_period_seconds: Some(0),
-                preconditions: Some(Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
+                preconditions: Some(Preconditions {
+                    uid: Some(self.uid.clone()),
+                    resource_version: None,
+                }),
                 ..Default::default()
             };
-            match api.delete(pod.metadata.name.as_deref().unwrap_or_default(), &dp).await {
+            match api
+                .delete(pod.metadata.name.as_deref().unwrap_or_default(), &dp)
+                .await
+            {
                 Ok(_) => {}
                 Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
                 Err(e) => return Err(e.into()),

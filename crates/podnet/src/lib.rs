@@ -10,7 +10,10 @@ pub mod topology;
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error("run {command}: {source}")]
-    Spawn { command: String, source: std::io::Error },
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
     #[error("{command} failed: {stderr}")]
     Command { command: String, stderr: String },
     #[error("invalid {what}: {value}")]
@@ -23,17 +26,38 @@ pub async fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<St
     let command = format!("{program} {}", args.join(" "));
     let mut child = tokio::process::Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|source| NetError::Spawn { command: command.clone(), source })?;
+        .map_err(|source| NetError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).await.map_err(|source| NetError::Spawn { command: command.clone(), source })?;
+        pipe.write_all(text.as_bytes())
+            .await
+            .map_err(|source| NetError::Spawn {
+                command: command.clone(),
+                source,
+            })?;
     }
-    let out = child.wait_with_output().await.map_err(|source| NetError::Spawn { command: command.clone(), source })?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|source| NetError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
     if !out.status.success() {
-        return Err(NetError::Command { command, stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+        return Err(NetError::Command {
+            command,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
 }

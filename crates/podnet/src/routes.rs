@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use kube::runtime::watcher::{self, Event};
 use kube::Api;
+use kube::runtime::watcher::{self, Event};
 
 use crate::run;
 
@@ -18,7 +18,9 @@ pub fn desired_routes(nodes: &[Node], me: &str) -> BTreeMap<String, String> {
         if n.metadata.name.as_deref() == Some(me) {
             continue;
         }
-        let Some(cidr) = n.spec.as_ref().and_then(|s| s.pod_cidr.clone()) else { continue };
+        let Some(cidr) = n.spec.as_ref().and_then(|s| s.pod_cidr.clone()) else {
+            continue;
+        };
         let ip = n
             .status
             .as_ref()
@@ -43,7 +45,9 @@ pub fn masquerade_table(table: &str, cluster_cidr: &str) -> String {
 /// Routes currently installed for pod CIDRs inside `cluster_cidr`'s first octets (ours).
 async fn installed(proto: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Ok(text) = run("ip", &["-4", "route", "show", "proto", proto], None).await else { return out };
+    let Ok(text) = run("ip", &["-4", "route", "show", "proto", proto], None).await else {
+        return out;
+    };
     for line in text.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         if let (Some(dst), Some(pos)) = (parts.first(), parts.iter().position(|p| *p == "via")) {
@@ -62,7 +66,13 @@ async fn reconcile(desired: &BTreeMap<String, String>) {
     let current = installed(PROTO).await;
     for (cidr, via) in desired {
         if current.get(cidr) != Some(via) {
-            if let Err(err) = run("ip", &["route", "replace", cidr, "via", via, "proto", PROTO], None).await {
+            if let Err(err) = run(
+                "ip",
+                &["route", "replace", cidr, "via", via, "proto", PROTO],
+                None,
+            )
+            .await
+            {
                 tracing::warn!(%cidr, %via, %err, "adding the route to a node's pods failed");
             }
         }
@@ -74,13 +84,22 @@ async fn reconcile(desired: &BTreeMap<String, String>) {
 
 /// The masquerade table of `node` (one per node: several nodes may share a network namespace).
 pub fn table_name(node: &str) -> String {
-    let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let clean: String = node
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     format!("gantry_podnet_{clean}")
 }
 
 /// Keeps routes to other nodes' pods and the masquerade table current, forever.
 pub async fn run_routes(client: kube::Client, node_name: String, cluster_cidr: String) {
-    if let Err(err) = run("nft", &["-f", "-"], Some(&masquerade_table(&table_name(&node_name), &cluster_cidr))).await {
+    if let Err(err) = run(
+        "nft",
+        &["-f", "-"],
+        Some(&masquerade_table(&table_name(&node_name), &cluster_cidr)),
+    )
+    .await
+    {
         tracing::warn!(%err, "installing the pod masquerade rule failed");
     }
     let api: Api<Node> = Api::all(client);
@@ -140,7 +159,10 @@ mod tests {
         ];
         let r = desired_routes(&nodes, "a");
         assert_eq!(r.len(), 1);
-        assert_eq!(r.get("10.42.1.0/24").map(String::as_str), Some("172.31.0.12"));
+        assert_eq!(
+            r.get("10.42.1.0/24").map(String::as_str),
+            Some("172.31.0.12")
+        );
     }
 
     #[test]

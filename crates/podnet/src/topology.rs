@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::{run, NetError};
+use crate::{NetError, run};
 
 /// The addressing of a multi-node setup: `subnet` is a /24 like `172.30.0.0`, `tag` keeps the
 /// names of several setups on one host apart (at most 6 characters).
@@ -26,9 +26,15 @@ pub struct NodeNet {
 impl Topology {
     pub fn new(tag: &str, subnet: Ipv4Addr) -> Result<Self, NetError> {
         if tag.is_empty() || tag.len() > 6 || !tag.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(NetError::Invalid { what: "topology tag (1-6 letters or digits)", value: tag.into() });
+            return Err(NetError::Invalid {
+                what: "topology tag (1-6 letters or digits)",
+                value: tag.into(),
+            });
         }
-        Ok(Self { tag: tag.into(), subnet })
+        Ok(Self {
+            tag: tag.into(),
+            subnet,
+        })
     }
 
     pub fn bridge(&self) -> String {
@@ -68,8 +74,29 @@ impl Topology {
         let n = self.node(i);
         let _ = run("ip", &["netns", "del", &n.netns], None).await;
         run("ip", &["netns", "add", &n.netns], None).await?;
-        run("ip", &["link", "add", &n.host_veth, "type", "veth", "peer", "name", "eth0", "netns", &n.netns], None).await?;
-        run("ip", &["link", "set", &n.host_veth, "master", &self.bridge(), "up"], None).await?;
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &n.host_veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                &n.netns,
+            ],
+            None,
+        )
+        .await?;
+        run(
+            "ip",
+            &["link", "set", &n.host_veth, "master", &self.bridge(), "up"],
+            None,
+        )
+        .await?;
         let ns = |args: &[&str]| {
             let mut v = vec!["-n", n.netns.as_str()];
             v.extend_from_slice(args);
@@ -86,14 +113,37 @@ impl Topology {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             run("ip", &refs, None).await?;
         }
-        run("ip", &["netns", "exec", &n.netns, "sysctl", "-qw", "net.ipv4.ip_forward=1"], None).await?;
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &n.netns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+            None,
+        )
+        .await?;
         Ok(n)
     }
 
     /// Cuts node `i` off the network (or reconnects it).
     pub async fn set_connected(&self, i: u8, connected: bool) -> Result<(), NetError> {
         let n = self.node(i);
-        run("ip", &["link", "set", &n.host_veth, if connected { "up" } else { "down" }], None).await.map(|_| ())
+        run(
+            "ip",
+            &[
+                "link",
+                "set",
+                &n.host_veth,
+                if connected { "up" } else { "down" },
+            ],
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Removes node `i`'s namespace (its veth goes with it); idempotent.
@@ -117,7 +167,10 @@ mod tests {
         assert_eq!(t.bridge(), "gbr16443");
         assert_eq!(t.gateway(), Ipv4Addr::new(172, 30, 0, 1));
         let n = t.node(2);
-        assert_eq!((n.netns.as_str(), n.host_veth.as_str(), n.ip), ("gantry-16443-2", "gv16443-2", Ipv4Addr::new(172, 30, 0, 12)));
+        assert_eq!(
+            (n.netns.as_str(), n.host_veth.as_str(), n.ip),
+            ("gantry-16443-2", "gv16443-2", Ipv4Addr::new(172, 30, 0, 12))
+        );
         assert!(n.host_veth.len() <= 15);
         assert!(Topology::new("toolongtag", Ipv4Addr::new(172, 30, 0, 0)).is_err());
         assert!(Topology::new("a-b", Ipv4Addr::new(172, 30, 0, 0)).is_err());

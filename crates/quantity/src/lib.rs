@@ -79,4 +79,3 @@ pub fn value(q: &Quantity) -> i64 {
 pub fn milli_value(q: &Quantity) -> i64 {
     parse_scaled(&q.0, true).unwrap_or(0)
 }
-

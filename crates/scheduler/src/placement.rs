@@ -60,7 +60,17 @@ mod search_tests {
 
     #[test]
     fn adaptive_share_of_nodes() {
-        for (nodes, want) in [(0, 0), (3, 3), (99, 99), (100, 100), (250, 120), (1000, 420), (5000, 500), (6000, 300), (20000, 1000)] {
+        for (nodes, want) in [
+            (0, 0),
+            (3, 3),
+            (99, 99),
+            (100, 100),
+            (250, 120),
+            (1000, 420),
+            (5000, 500),
+            (6000, 300),
+            (20000, 1000),
+        ] {
             assert_eq!(nodes_to_find(nodes), want, "{nodes} nodes");
         }
     }
@@ -106,7 +116,11 @@ pub fn schedule(pod: &PodInfo, cache: &Cache, ties: &mut TieBreaker) -> Result<S
     let mut feasible = Vec::new();
     let mut raws = Vec::new();
     let mut rejected = Vec::new();
-    let start = if nodes.is_empty() { 0 } else { ties.1 % nodes.len() };
+    let start = if nodes.is_empty() {
+        0
+    } else {
+        ties.1 % nodes.len()
+    };
     let mut looked = 0;
     for k in 0..nodes.len() {
         if feasible.len() >= wanted.max(1) {

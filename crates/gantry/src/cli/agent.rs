@@ -283,11 +283,23 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
         upstreams: gantry_dns::upstreams_from_resolv_conf(&resolv),
         negative_ttl: std::time::Duration::from_secs(30),
     };
-    let dns_ip: IpAddr = args.cluster_dns.parse().unwrap_or(IpAddr::from([10, 43, 0, 10]));
+    let dns_ip: IpAddr = args
+        .cluster_dns
+        .parse()
+        .unwrap_or(IpAddr::from([10, 43, 0, 10]));
     let dns_loop = async {
         let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
         let node_uid = nodes.get(&node).await.ok().and_then(|n| n.metadata.uid);
-        if let Err(err) = gantry_dns::publish::publish(&client, dns_ip, &node, node_uid.as_deref(), ip, args.dns_port).await {
+        if let Err(err) = gantry_dns::publish::publish(
+            &client,
+            dns_ip,
+            &node,
+            node_uid.as_deref(),
+            ip,
+            args.dns_port,
+        )
+        .await
+        {
             tracing::warn!(%err, "publishing the node's DNS server failed");
         }
         loop {
@@ -330,13 +342,19 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
 /// The proxy's nftables table for `node`: one per node, so several nodes on one host (each in
 /// its own network namespace, or side by side in tests) never share a table.
 fn proxy_table(node: &str) -> String {
-    let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let clean: String = node
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     format!("gantry_svc_{clean}")
 }
 
 /// The NetworkPolicy table of `node`.
 fn netpol_table(node: &str) -> String {
-    let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let clean: String = node
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     format!("gantry_netpol_{clean}")
 }
 

@@ -55,17 +55,30 @@ fn busybox(output: &std::path::Path, name: &str, busybox: &std::path::Path) -> a
 
 pub fn run(args: ImageArgs) -> anyhow::Result<()> {
     let (files, data_dir, container_runtime_endpoint) = match args.command {
-        ImageCommand::Busybox { output, name, busybox: bin } => return busybox(&output, &name, &bin),
-        ImageCommand::Import { files, data_dir, container_runtime_endpoint } => (files, data_dir, container_runtime_endpoint),
+        ImageCommand::Busybox {
+            output,
+            name,
+            busybox: bin,
+        } => return busybox(&output, &name, &bin),
+        ImageCommand::Import {
+            files,
+            data_dir,
+            container_runtime_endpoint,
+        } => (files, data_dir, container_runtime_endpoint),
     };
     let socket = match container_runtime_endpoint {
         Some(e) => gantry_cri::client::socket_path(&e),
         None => data_dir.join("containerd/containerd.sock"),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         for file in &files {
-            gantry_cri::import::import_file(&socket, file).await.with_context(|| format!("importing {}", file.display()))?;
+            gantry_cri::import::import_file(&socket, file)
+                .await
+                .with_context(|| format!("importing {}", file.display()))?;
             eprintln!("imported {}", file.display());
         }
         Ok(())

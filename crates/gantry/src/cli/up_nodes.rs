@@ -81,10 +81,21 @@ pub async fn start(
                 "--cluster-cidr",
                 &template.cluster_cidr,
             ])
-            .args(["--cni-bridge", &template.cni_bridge, "--service-cidr", &template.service_cidr])
+            .args([
+                "--cni-bridge",
+                &template.cni_bridge,
+                "--service-cidr",
+                &template.service_cidr,
+            ])
             .args(["--dns-port", &template.dns_port.to_string()])
-            .args(["--ingress-http-port", &template.ingress_http_port.to_string()])
-            .args(["--ingress-https-port", &template.ingress_https_port.to_string()])
+            .args([
+                "--ingress-http-port",
+                &template.ingress_http_port.to_string(),
+            ])
+            .args([
+                "--ingress-https-port",
+                &template.ingress_https_port.to_string(),
+            ])
             .env("GANTRY_TOKEN", &template.token)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
