@@ -41,9 +41,15 @@ async fn admin_config(server: &Server) -> Config {
         .expect("kube config from the kubeconfig")
 }
 
+/// A server for client-library tests: without the controller manager, so a namespace holds
+/// exactly what the test created (no `kube-root-ca.crt` ConfigMap appearing on its own).
+fn server() -> Server {
+    Server::start_with_args(&["--disable-controller-manager"])
+}
+
 /// Starts a server (blocking: the harness polls with kubectl) and connects a client to it.
 pub async fn start() -> (Server, Client) {
-    let server = tokio::task::spawn_blocking(Server::start)
+    let server = tokio::task::spawn_blocking(server)
         .await
         .expect("starting the server");
     let client = connect(&server).await;
@@ -110,7 +116,7 @@ fn python_client() {
         "the Python `kubernetes` package is missing (scripts/install-deps installs it):\n{}",
         String::from_utf8_lossy(&probe.stderr)
     );
-    let server = Server::start();
+    let server = server();
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/python/client_test.py"
