@@ -116,12 +116,18 @@ async fn ask(addr: SocketAddr, name: &str, qtype: RecordType) -> Result<Message>
     let mut query = Message::new(99, MessageType::Query, OpCode::Query);
     query.metadata.recursion_desired = true;
     query.add_query(Query::query(Name::from_ascii(name)?, qtype));
-    socket.send_to(&query.to_vec()?, addr).await?;
     let mut buffer = vec![0u8; 65535];
-    let (len, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buffer))
-        .await
-        .context("dns answer timed out")??;
-    Ok(Message::from_vec(&buffer[..len])?)
+    // UDP is lossy and the server may still be binding: resend as resolvers do.
+    for _ in 0..5 {
+        socket.send_to(&query.to_vec()?, addr).await?;
+        if let Ok(received) =
+            tokio::time::timeout(Duration::from_secs(1), socket.recv_from(&mut buffer)).await
+        {
+            let (len, _) = received?;
+            return Ok(Message::from_vec(&buffer[..len])?);
+        }
+    }
+    bail!("dns answer for {name} {qtype} timed out after 5 tries")
 }
 
 /// The answers' data rendered as text, sorted.

@@ -97,6 +97,9 @@ fn state(s: i32) -> State {
     }
 }
 
+/// How long after its exit a container's status is read again before it is cached.
+const SETTLE_NANOS: i64 = 5_000_000_000;
+
 /// Reads the pod's sandboxes and containers. `cache` keeps statuses of exited containers,
 /// which never change again, so a steady pod costs two list calls per sync.
 pub async fn inspect(
@@ -216,7 +219,12 @@ pub async fn inspect(
                 .cloned()
                 .unwrap_or_default(),
         };
-        if container.state == State::Exited {
+        // An exited container's status is final only once containerd has handled all of its
+        // events: its OOM event may land after the exit (reason "Error" turns "OOMKilled").
+        let settled = k8s_openapi::jiff::Timestamp::now().as_nanosecond() as i64
+            - container.finished_at
+            > SETTLE_NANOS;
+        if container.state == State::Exited && settled {
             cache.insert(container.id.clone(), container.clone());
         }
         pod.containers.push(container);

@@ -89,8 +89,11 @@ fn container_over_its_memory_limit_is_oom_killed() {
     let cluster = Cluster::start(5);
     cluster.apply(&memory_hog("hog", "Never"));
     cluster.apply(&memory_hog("hog-again", "Always"));
-    let pod = cluster.wait_pod("hog", "has failed", Duration::from_secs(60), |p| {
-        container_status(p)["state"]["terminated"].is_object() && p["status"]["phase"] == "Failed"
+    // containerd may report the exit before its OOM event (reason "Error" first, then
+    // "OOMKilled"): wait for the settled state rather than the first terminated one.
+    let pod = cluster.wait_pod("hog", "was OOM-killed", Duration::from_secs(60), |p| {
+        container_status(p)["state"]["terminated"]["reason"] == "OOMKilled"
+            && p["status"]["phase"] == "Failed"
     });
     let status = container_status(&pod);
     let terminated = &status["state"]["terminated"];
@@ -103,7 +106,10 @@ fn container_over_its_memory_limit_is_oom_killed() {
         "hog-again",
         "was restarted after an OOM kill",
         Duration::from_secs(60),
-        |p| restart_count(p) >= 1 && container_status(p)["lastState"]["terminated"].is_object(),
+        |p| {
+            restart_count(p) >= 1
+                && container_status(p)["lastState"]["terminated"]["reason"] == "OOMKilled"
+        },
     );
     let status = container_status(&pod);
     let last = &status["lastState"]["terminated"];
