@@ -86,20 +86,44 @@ impl Comparison {
 
 pub fn compare(lhs: &Value, rhs: &Value, node: &Node) -> Comparison {
     let mut c = Comparison::default();
-    walk_cmp(Some(lhs), Some(rhs), node, &mut Vec::new(), &mut c);
+    walk_cmp(Some(lhs), Some(rhs), node, &mut Vec::new(), &mut c, false);
     c
+}
+
+/// [`compare`] of two objects as if neither had `metadata.managedFields` (compares nothing
+/// under that path, without copying the objects to drop it).
+pub fn compare_without_managed(lhs: &Value, rhs: &Value, node: &Node) -> Comparison {
+    let mut c = Comparison::default();
+    let lhs = without_managed_view(lhs);
+    let rhs = without_managed_view(rhs);
+    walk_cmp(Some(&lhs), Some(&rhs), node, &mut Vec::new(), &mut c, true);
+    c
+}
+
+/// `obj` with `metadata` emptied when `managedFields` is all it holds, so that the
+/// comparison sees the same empty metadata a copy without managedFields would have.
+fn without_managed_view(obj: &Value) -> std::borrow::Cow<'_, Value> {
+    match obj["metadata"].as_object() {
+        Some(meta) if meta.len() == 1 && meta.contains_key("managedFields") => {
+            let mut copy = obj.clone();
+            copy["metadata"] = Value::Object(Default::default());
+            std::borrow::Cow::Owned(copy)
+        }
+        _ => std::borrow::Cow::Borrowed(obj),
+    }
 }
 
 fn present(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !v.is_null())
 }
 
-fn walk_cmp(
-    lhs: Option<&Value>,
-    rhs: Option<&Value>,
+fn walk_cmp<'v>(
+    lhs: Option<&'v Value>,
+    rhs: Option<&'v Value>,
     node: &Node,
     path: &mut Vec<String>,
     c: &mut Comparison,
+    skip_managed: bool,
 ) {
     let (lhs, rhs) = (present(lhs), present(rhs));
     let objects = |v: Option<&Value>| v.is_none_or(Value::is_object);
@@ -127,14 +151,19 @@ fn walk_cmp(
                 keys.push(k);
             }
         }
+        // Only `metadata` (at the root) is walked with `skip_managed`.
+        let skip = skip_managed && path.len() == 1 && path[0] == "f:metadata";
         for k in keys {
+            if skip && k == "managedFields" {
+                continue;
+            }
             let (l, r) = (
                 present(lhs.and_then(|v| v.get(k))),
                 present(rhs.and_then(|v| v.get(k))),
             );
             let child_node = node.child(k);
             path.push(fieldset::field(k));
-            walk_cmp(l, r, &child_node, path, c);
+            walk_cmp(l, r, &child_node, path, c, skip_managed && path.len() == 1);
             // Named struct fields are containers, not owned themselves (upstream's Go zero
             // values make them always present); maps, lists and map entries are.
             if !(node.is_named(k) && matches!(child_node, Node::Struct(_))) {
@@ -145,12 +174,12 @@ fn walk_cmp(
         return;
     }
     if granular_list(node) && arrays(lhs) && arrays(rhs) {
-        let items = |v: Option<&Value>| -> Vec<(String, Value)> {
+        let items = |v: Option<&'v Value>| -> Vec<(String, &'v Value)> {
             v.and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
                         .enumerate()
-                        .map(|(i, item)| (item_element(node, item, i), item.clone()))
+                        .map(|(i, item)| (item_element(node, item, i), item))
                         .collect()
                 })
                 .unwrap_or_default()
@@ -164,11 +193,11 @@ fn walk_cmp(
         }
         let item_node = node.item();
         for e in elements {
-            let l = left.iter().find(|(x, _)| x == e).map(|(_, v)| v);
-            let r = right.iter().find(|(x, _)| x == e).map(|(_, v)| v);
+            let l = left.iter().find(|(x, _)| x == e).map(|(_, v)| *v);
+            let r = right.iter().find(|(x, _)| x == e).map(|(_, v)| *v);
             path.push(e.clone());
             if matches!(node, Node::ListMap(..)) {
-                walk_cmp(l, r, &item_node, path, c);
+                walk_cmp(l, r, &item_node, path, c, false);
             }
             item_hook(l, r, path, c);
             path.pop();

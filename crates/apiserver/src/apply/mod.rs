@@ -112,7 +112,10 @@ fn strip(mut set: FieldSet, t: &Target) -> FieldSet {
 }
 
 fn compare_stripped(old: &Value, new: &Value, t: &Target) -> compare::Comparison {
-    let c = compare(old, new, &t.types.root());
+    stripped(compare(old, new, &t.types.root()), t)
+}
+
+fn stripped(c: compare::Comparison, t: &Target) -> compare::Comparison {
     compare::Comparison {
         added: strip(c.added, t),
         modified: strip(c.modified, t),
@@ -215,11 +218,11 @@ fn allowed_by_last_applied(live: &Value, conflicts: &[Conflict], t: &Target) -> 
 /// Ownership for a non-apply write of `new` over `old` (`None` on create): managedFields the
 /// client sent are used when present (`[]` or `[{}]` resets them), the live ones otherwise.
 pub fn update(t: &Target, old: Option<&Value>, new: &mut Value) {
-    let sent = new["metadata"].get("managedFields").cloned();
+    let sent = new["metadata"].get("managedFields");
     let live = || {
         managed::decode(old.and_then(|o| o["metadata"].get("managedFields"))).unwrap_or_default()
     };
-    let entries = match sent.as_ref().and_then(Value::as_array) {
+    let entries = match sent.and_then(Value::as_array) {
         _ if !t.writer.subresource.is_empty() => live(),
         Some(list)
             if list.is_empty()
@@ -227,12 +230,16 @@ pub fn update(t: &Target, old: Option<&Value>, new: &mut Value) {
         {
             Vec::new()
         }
-        _ => match managed::decode(sent.as_ref()) {
+        _ => match managed::decode(sent) {
             Ok(entries) if !entries.is_empty() => entries,
             _ => live(),
         },
     };
-    let cmp = compare_stripped(&without_managed(old), &without_managed(Some(new)), t);
+    let empty = json!({});
+    let cmp = stripped(
+        compare::compare_without_managed(old.unwrap_or(&empty), new, &t.types.root()),
+        t,
+    );
     let entries = managed::update(entries, &cmp, &t.writer);
     write_managed(new, &entries);
 }
