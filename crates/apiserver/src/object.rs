@@ -17,34 +17,57 @@ pub fn to_stored(obj: &Value) -> ApiResult<Bytes> {
     let mut out = Vec::with_capacity(1024);
     out.push(b'{');
     let mut first = true;
-    let mut write = |key: &str, value: &Value, out: &mut Vec<u8>| -> ApiResult<()> {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        serde_json::to_writer(&mut *out, key).map_err(|e| ApiError::Internal(e.to_string()))?;
-        out.push(b':');
-        serde_json::to_writer(&mut *out, value).map_err(|e| ApiError::Internal(e.to_string()))
-    };
     for key in ["apiVersion", "kind"] {
         if let Some(v) = map.get(key) {
-            write(key, v, &mut out)?;
+            write_member(&mut out, &mut first, key, v)?;
         }
     }
-    let mut meta = map
+    let empty = Map::new();
+    let meta = map
         .get("metadata")
         .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    meta.remove("resourceVersion");
-    write("metadata", &Value::Object(meta), &mut out)?;
+        .unwrap_or(&empty);
+    write_member(&mut out, &mut first, "metadata", &WithoutVersion(meta))?;
     for (key, value) in map {
         if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
-            write(key, value, &mut out)?;
+            write_member(&mut out, &mut first, key, value)?;
         }
     }
     out.push(b'}');
     Ok(Bytes::from(out))
+}
+
+/// Appends `"key":value` (after a comma unless it is the first member) to `out`.
+fn write_member(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    key: &str,
+    value: &impl serde::Serialize,
+) -> ApiResult<()> {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    serde_json::to_writer(&mut *out, key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Metadata serialized as its map without `resourceVersion` (the bytes of a copy without it).
+struct WithoutVersion<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for WithoutVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let len = self.0.len() - usize::from(self.0.contains_key("resourceVersion"));
+        let mut m = s.serialize_map(Some(len))?;
+        for (k, v) in self.0 {
+            if k != "resourceVersion" {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
 }
 
 /// The stored bytes with `metadata.resourceVersion` set to `rv`.
