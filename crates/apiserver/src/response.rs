@@ -136,7 +136,13 @@ pub fn text(s: &'static str) -> Response {
 }
 
 pub fn json(code: u16, value: &Value) -> Response {
-    finish(builder(code, "application/json"), full(value.to_string()))
+    finish(builder(code, "application/json"), full(to_json(value)))
+}
+
+/// The compact JSON bytes of `value` (what its `to_string` gives, written without going
+/// through `fmt`).
+fn to_json(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|_| value.to_string().into_bytes())
 }
 
 pub fn json_with_type(value: &Value, content_type: &str) -> Response {
@@ -172,7 +178,7 @@ pub fn object(code: u16, value: &Value, format: &Format, warnings: &[String]) ->
     }
     match encoded {
         Some(bytes) => finish(b, full(bytes)),
-        None => finish(b, full(value.to_string())),
+        None => finish(b, full(to_json(value))),
     }
 }
 
