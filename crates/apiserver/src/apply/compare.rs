@@ -38,11 +38,11 @@ fn walk_set(v: &Value, node: &Node, path: &mut Vec<String>, out: &mut FieldSet) 
     match v {
         Value::Object(map) if granular_object(node) => {
             for (k, child) in map {
-                let child_node = node.child(k);
+                let (child_node, named) = node.child_named(k);
                 path.push(fieldset::field(k));
                 walk_set(child, &child_node, path, out);
                 let empty = child.is_null() || child.as_object().is_some_and(|m| m.is_empty());
-                if empty || !node.is_named(k) {
+                if empty || !named {
                     out.insert(path);
                 }
                 path.pop();
@@ -161,12 +161,12 @@ fn walk_cmp<'v>(
                 present(lhs.and_then(|v| v.get(k))),
                 present(rhs.and_then(|v| v.get(k))),
             );
-            let child_node = node.child(k);
+            let (child_node, named) = node.child_named(k);
             path.push(fieldset::field(k));
             walk_cmp(l, r, &child_node, path, c, skip_managed && path.len() == 1);
             // Named struct fields are containers, not owned themselves (upstream's Go zero
             // values make them always present); maps, lists and map entries are.
-            if !(node.is_named(k) && matches!(child_node, Node::Struct(_))) {
+            if !(named && matches!(child_node, Node::Struct(_))) {
                 item_hook(l, r, path, c);
             }
             path.pop();

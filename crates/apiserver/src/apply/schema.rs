@@ -102,6 +102,17 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// [`Node::child`] and [`Node::is_named`] of `name` together (one schema lookup).
+    pub fn child_named(&self, name: &str) -> (Node<'a>, bool) {
+        match self {
+            Node::Struct(StructRef::Builtin(schema, ty)) => match schema.field(ty, name) {
+                Some(info) => (builtin_field(schema, &info), true),
+                None => (Node::Deduced, false),
+            },
+            _ => (self.child(name), self.is_named(name)),
+        }
+    }
+
     /// Whether `name` is a named field of a struct (not a map entry).
     pub fn is_named(&self, name: &str) -> bool {
         match self {
