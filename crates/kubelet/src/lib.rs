@@ -18,6 +18,7 @@ pub mod lease;
 mod lifecycle;
 mod manager;
 pub mod node;
+pub mod oom;
 pub mod probes;
 pub mod runtime;
 pub mod sa_token;
@@ -87,6 +88,8 @@ pub struct Context {
     pub cri: Cri,
     pub settings: sandbox::SandboxSettings,
     pub allocatable: BTreeMap<String, Quantity>,
+    /// Containers' cgroups the kernel reported OOM kills in.
+    pub oom: oom::OomKills,
 }
 
 fn host_resolv() -> (Vec<String>, Vec<String>) {
@@ -136,12 +139,15 @@ pub async fn run(cfg: Config, client: kube::Client, cri: Cri) -> Result<(), Kube
         host_searches: searches,
         log_root: cfg.log_dir.display().to_string(),
     };
+    let oom = oom::OomKills::default();
+    oom.watch();
     let ctx = Arc::new(Context {
         cfg: cfg.clone(),
         client: client.clone(),
         cri: cri.clone(),
         settings,
         allocatable,
+        oom,
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(lease::run(

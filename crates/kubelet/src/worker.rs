@@ -138,9 +138,24 @@ impl PodWorker {
         self.probes.record(&o, spec.as_ref());
     }
 
+    /// Reads the runtime's view of the pod, with OOM kills the kernel saw filled in.
+    async fn inspect(&mut self) -> Result<RuntimePod, KubeletError> {
+        let mut rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
+        for c in rt
+            .containers
+            .iter_mut()
+            .filter(|c| c.state == State::Exited && c.reason != "OOMKilled")
+        {
+            if self.ctx.oom.killed(&c.id) {
+                c.reason = "OOMKilled".into();
+            }
+        }
+        Ok(rt)
+    }
+
     async fn sync(&mut self, pod: &Pod) -> Result<(), KubeletError> {
         let now = Instant::now();
-        let mut rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
+        let mut rt = self.inspect().await?;
         self.track(&rt, now);
         let unhealthy: HashSet<String> = rt
             .running()
@@ -161,7 +176,7 @@ impl PodWorker {
         }
         let changed = lifecycle::execute(self, pod, &rt, &a, now).await?;
         if changed {
-            rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
+            rt = self.inspect().await?;
             self.track(&rt, now);
         } else if self
             .volumes_at
@@ -298,9 +313,9 @@ impl PodWorker {
             .deletion_grace_period_seconds
             .unwrap_or(30)
             .max(0) as u64;
-        let rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
+        let rt = self.inspect().await?;
         lifecycle::stop_all(self, pod, &rt, Duration::from_secs(grace)).await;
-        let rt = runtime::inspect(&self.ctx.cri, &self.uid, &mut self.cache).await?;
+        let rt = self.inspect().await?;
         if rt.running().next().is_none() {
             let _ = self.report(pod, &rt).await;
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
