@@ -11,62 +11,23 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::Value;
+
+pub use crate::support::{
+    BUSYBOX, busybox_archive, gantry, is_running_ready, poll, stdout, tail, wait_until,
+};
 
 /// How long a cluster gets to start.
 pub const START_DEADLINE: Duration = Duration::from_secs(120);
 /// How long pods get to become Ready, or the network to converge.
 pub const DEADLINE: Duration = Duration::from_secs(90);
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Note for scripts run in pods: the host's busybox (Debian 1.35) crashes in `wget -T`; bound
 /// requests with `timeout 3 wget ...` instead.
 ///
-/// The name under which the busybox archive is imported.
-pub const BUSYBOX: &str = "gantry.local/busybox:latest";
-
-/// Polls `condition` until it holds; panics naming `what` when `timeout` passes first.
-pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
-        // Back-off between polls, not synchronisation: the condition decides when to go on.
-        std::thread::sleep(POLL_INTERVAL);
-    }
-}
-
-/// Polls `probe` until it returns `Some`; panics naming `what` (with `diag()`) after `timeout`.
-pub fn poll<T>(
-    what: &str,
-    timeout: Duration,
-    diag: impl Fn() -> String,
-    mut probe: impl FnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "timed out after {timeout:?} waiting until {what}\n{}",
-                diag()
-            );
-        }
-        std::thread::sleep(POLL_INTERVAL);
-    }
-}
-
-/// The gantry binary under test.
-pub fn gantry() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gantry"))
-}
 
 /// A free TCP port for a cluster's API. The port names the cluster's bridge and namespaces, so
 /// it is never handed out twice by this process, nor while a bridge or namespace of that name
@@ -84,30 +45,6 @@ pub fn cluster_port() -> u16 {
             return port;
         }
     }
-}
-
-/// The busybox image archive, built once per test binary with `gantry image busybox`.
-pub fn busybox_archive() -> &'static Path {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let path = dir.join("network-tests-busybox.tar");
-        // Written under a private name and renamed: concurrent test binaries never see half a file.
-        let partial = dir.join(format!("network-tests-busybox.{}.tar", std::process::id()));
-        let out = gantry()
-            .args(["image", "busybox"])
-            .arg(&partial)
-            .args(["--name", BUSYBOX])
-            .output()
-            .expect("running gantry image busybox");
-        assert!(
-            out.status.success(),
-            "gantry image busybox: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::rename(&partial, &path).expect("renaming the busybox archive");
-        path
-    })
 }
 
 /// Extra settings of one cluster.
@@ -656,24 +593,4 @@ pub fn node_of(pod: &Value) -> &str {
 /// The pod's IP.
 pub fn pod_ip(pod: &Value) -> &str {
     pod["status"]["podIP"].as_str().unwrap_or_default()
-}
-
-/// Whether the pod is Running and its Ready condition is True.
-pub fn is_running_ready(pod: &Value) -> bool {
-    pod["status"]["phase"] == "Running"
-        && pod["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
-}
-
-/// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// stdout of `out` as a string.
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -9,6 +9,9 @@
 //! names carry the test binary's pid, so the tests run in parallel.
 
 mod harness;
+#[path = "../support/mod.rs"]
+#[allow(dead_code)] // shared by two suites; each uses part of it
+mod support;
 
 mod dns;
 mod external;

@@ -8,37 +8,18 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+pub use crate::support::{
+    BUSYBOX, busybox_archive, gantry, is_running_ready, poll, tail, wait_until,
+};
 
 /// How long a cluster gets to start or stop.
 pub const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a pod gets to reach a state.
 pub const POD_DEADLINE: Duration = Duration::from_secs(60);
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-/// The name under which the busybox archive is imported.
-pub const BUSYBOX: &str = "gantry.local/busybox:latest";
-
-/// Polls `condition` until it holds; panics naming `what` when `timeout` passes first.
-pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
-        // Back-off between polls, not synchronisation: the condition decides when to go on.
-        std::thread::sleep(POLL_INTERVAL);
-    }
-}
-
-/// The gantry binary under test.
-pub fn gantry() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gantry"))
-}
 
 /// The kubectl binary of one minor version (1.32 is the system's default).
 pub fn kubectl_binary(minor: u32) -> PathBuf {
@@ -64,30 +45,6 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
             .local_addr()
             .expect("probe listener address")
             .port()
-    })
-}
-
-/// The busybox image archive, built once per test binary with `gantry image busybox`.
-pub fn busybox_archive() -> &'static Path {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let path = dir.join("node-tests-busybox.tar");
-        // Written under a private name and renamed: concurrent test binaries never see half a file.
-        let partial = dir.join(format!("node-tests-busybox.{}.tar", std::process::id()));
-        let out = gantry()
-            .args(["image", "busybox"])
-            .arg(&partial)
-            .args(["--name", BUSYBOX])
-            .output()
-            .expect("running gantry image busybox");
-        assert!(
-            out.status.success(),
-            "gantry image busybox: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::rename(&partial, &path).expect("renaming the busybox archive");
-        path
     })
 }
 
@@ -365,24 +322,26 @@ impl Cluster {
         timeout: Duration,
         condition: impl Fn(&Value) -> bool,
     ) -> Value {
-        let mut last = None;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(pod) = self.pod(name) {
-                if condition(&pod) {
-                    return pod;
-                }
-                last = Some(pod);
+        let last = std::cell::RefCell::new(None);
+        let diag = || {
+            let seen = last
+                .borrow()
+                .as_ref()
+                .map(|p: &Value| serde_json::to_string_pretty(&p["status"]).unwrap_or_default());
+            format!(
+                "last seen:\n{}\n--- gantry up log (tail):\n{}",
+                seen.unwrap_or_default(),
+                tail(&self.log(), 40)
+            )
+        };
+        poll(&format!("pod {name} {what}"), timeout, diag, || {
+            let pod = self.pod(name)?;
+            if condition(&pod) {
+                return Some(pod);
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out after {timeout:?} waiting until pod {name} {what}; last seen:\n{}\n--- gantry up log (tail):\n{}",
-                last.map(|p| serde_json::to_string_pretty(&p["status"]).unwrap_or_default())
-                    .unwrap_or_default(),
-                tail(&self.log(), 40),
-            );
-            std::thread::sleep(POLL_INTERVAL);
-        }
+            *last.borrow_mut() = Some(pod);
+            None
+        })
     }
 
     /// Waits until pod `name` is Running and Ready.
@@ -439,21 +398,6 @@ impl Drop for Cluster {
             let _ = child.wait();
         }
     }
-}
-
-/// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Whether the pod is Running and its Ready condition is True.
-pub fn is_running_ready(pod: &Value) -> bool {
-    pod["status"]["phase"] == "Running"
-        && pod["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
 }
 
 /// The status of the first container of the pod.

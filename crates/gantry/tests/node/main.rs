@@ -6,6 +6,9 @@
 //! bridge and node names carry the test binary's pid, so the tests run in parallel.
 
 mod harness;
+#[path = "../support/mod.rs"]
+#[allow(dead_code)] // shared by two suites; each uses part of it
+mod support;
 
 mod agent_restart;
 mod config;
