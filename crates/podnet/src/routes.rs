@@ -84,11 +84,7 @@ async fn reconcile(desired: &BTreeMap<String, String>) {
 
 /// The masquerade table of `node` (one per node: several nodes may share a network namespace).
 pub fn table_name(node: &str) -> String {
-    let clean: String = node
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    format!("gantry_podnet_{clean}")
+    gantry_nft::node_table("gantry_podnet", node)
 }
 
 /// Keeps routes to other nodes' pods and the masquerade table current, forever.

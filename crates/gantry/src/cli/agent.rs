@@ -268,14 +268,7 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
         cluster_cidr: args.cluster_cidr.clone(),
         service_cidr: args.service_cidr.clone(),
     };
-    let proxy_loop = async {
-        loop {
-            if let Err(err) = gantry_proxy::run(client.clone(), proxy.clone()).await {
-                tracing::error!(%err, "service proxy stopped; restarting it");
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-    };
+    let proxy_loop = supervise("service proxy", || gantry_proxy::run(client.clone(), proxy.clone()));
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let dns = gantry_dns::DnsConfig {
         listen: vec![SocketAddr::new(ip, args.dns_port)],
@@ -302,12 +295,7 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
         {
             tracing::warn!(%err, "publishing the node's DNS server failed");
         }
-        loop {
-            if let Err(err) = gantry_dns::serve(client.clone(), dns.clone()).await {
-                tracing::error!(%err, "cluster DNS stopped; restarting it");
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
+        supervise("cluster DNS", || gantry_dns::serve(client.clone(), dns.clone())).await
     };
     let ingress = gantry_ingress::IngressConfig {
         http: SocketAddr::new(ip, args.ingress_http_port),
@@ -315,47 +303,40 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
         class: "gantry".into(),
         publish_ips: vec![],
     };
-    let ingress_loop = async {
-        loop {
-            if let Err(err) = gantry_ingress::run(client.clone(), ingress.clone()).await {
-                tracing::error!(%err, "ingress controller stopped; restarting it");
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-    };
+    let ingress_loop = supervise("ingress controller", || gantry_ingress::run(client.clone(), ingress.clone()));
     let netpol = gantry_netpol::NetpolConfig {
         node_name: node.clone(),
         table: netpol_table(&node),
         cluster_cidr: args.cluster_cidr.clone(),
     };
-    let netpol_loop = async {
-        loop {
-            if let Err(err) = gantry_netpol::run(client.clone(), netpol.clone()).await {
-                tracing::error!(%err, "network policy enforcement stopped; restarting it");
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-    };
+    let netpol_loop = supervise("network policy enforcement", || gantry_netpol::run(client.clone(), netpol.clone()));
     tokio::join!(proxy_loop, dns_loop, ingress_loop, netpol_loop);
+}
+
+/// Runs a node component forever, restarting it a second after it stops with an error.
+async fn supervise<F, E>(what: &str, mut start: impl FnMut() -> F) -> std::convert::Infallible
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        match start().await {
+            Ok(()) => tracing::error!("{what} stopped; restarting it"),
+            Err(err) => tracing::error!(%err, "{what} stopped; restarting it"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// The proxy's nftables table for `node`: one per node, so several nodes on one host (each in
 /// its own network namespace, or side by side in tests) never share a table.
 fn proxy_table(node: &str) -> String {
-    let clean: String = node
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    format!("gantry_svc_{clean}")
+    gantry_nft::node_table("gantry_svc", node)
 }
 
 /// The NetworkPolicy table of `node`.
 fn netpol_table(node: &str) -> String {
-    let clean: String = node
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    format!("gantry_netpol_{clean}")
+    gantry_nft::node_table("gantry_netpol", node)
 }
 
 /// Stops and removes every sandbox (and its containers) this node's kubelet made.
