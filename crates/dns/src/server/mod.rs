@@ -171,6 +171,36 @@ impl RequestHandler for Handler {
     }
 }
 
+/// Binds UDP and TCP on one address. With port 0 the UDP socket picks the port and TCP takes
+/// the same one; if that TCP port is taken, another UDP port is tried (a few times).
+async fn bind_pair(addr: &SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), DnsError> {
+    let mut tries = if addr.port() == 0 { 8 } else { 1 };
+    loop {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| DnsError::BindUdp {
+                addr: *addr,
+                source,
+            })?;
+        let local = udp.local_addr().map_err(|source| DnsError::BindUdp {
+            addr: *addr,
+            source,
+        })?;
+        match TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((udp, tcp, local)),
+            Err(source) if tries > 1 && source.kind() == std::io::ErrorKind::AddrInUse => {
+                tries -= 1
+            }
+            Err(source) => {
+                return Err(DnsError::BindTcp {
+                    addr: local,
+                    source,
+                });
+            }
+        }
+    }
+}
+
 /// Binds UDP and TCP on every address; fails naming the first address that cannot be bound.
 pub async fn bind(
     handler: Handler,
@@ -182,23 +212,7 @@ pub async fn bind(
     let mut server = Server::new(handler);
     let mut bound = Vec::new();
     for addr in listen {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| DnsError::BindUdp {
-                addr: *addr,
-                source,
-            })?;
-        let local = udp.local_addr().map_err(|source| DnsError::BindUdp {
-            addr: *addr,
-            source,
-        })?;
-        // Port 0 picks the UDP port; TCP takes the same one so one address serves both.
-        let tcp = TcpListener::bind(local)
-            .await
-            .map_err(|source| DnsError::BindTcp {
-                addr: local,
-                source,
-            })?;
+        let (udp, tcp, local) = bind_pair(addr).await?;
         server.register_socket(udp);
         server.register_listener(tcp, TCP_TIMEOUT, TCP_RESPONSE_BUFFER);
         bound.push(local);
