@@ -56,7 +56,8 @@ fn tokens(minor: u32) {
     let server = Server::start();
     let admin = Kubectl::new(&server, minor);
     let sa = Kubectl::with_kubeconfig(minor, token_kubeconfig(&server));
-    wait_until("the default service account exists", DEADLINE, || {
+    // The controller manager starts after the server and may wait for its lease under load.
+    wait_until("the default service account exists", DEADLINE * 3, || {
         admin.run(&["get", "serviceaccount", "default"]).success
     });
 
