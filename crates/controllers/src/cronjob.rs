@@ -84,7 +84,7 @@ pub fn over_limit(mut finished: Vec<(String, i64)>, limit: i32) -> Vec<String> {
 }
 
 async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let _ = ctx.jobs.wait_until_ready().await;
+    let _ = gantry_informer::ready(&ctx.jobs).await;
     let name = cj.metadata.name.clone().ok_or(Error::Missing {
         kind: "cronjob",
         field: "name",

@@ -75,8 +75,8 @@ pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
 }
 
 async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let _ = ctx.pods.wait_until_ready().await;
-    let _ = ctx.nodes.wait_until_ready().await;
+    let _ = gantry_informer::ready(&ctx.pods).await;
+    let _ = gantry_informer::ready(&ctx.nodes).await;
     let name = ds.metadata.name.clone().ok_or(Error::Missing {
         kind: "daemonset",
         field: "name",

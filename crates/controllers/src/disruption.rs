@@ -146,11 +146,11 @@ fn scale_of(ctx: &Ctx, owner: &OwnerReference, ns: &str) -> Option<Scale> {
 
 async fn reconcile(pdb: Arc<PodDisruptionBudget>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     for ready in [
-        ctx.pods.wait_until_ready().await,
-        ctx.replica_sets.wait_until_ready().await,
-        ctx.deployments.wait_until_ready().await,
-        ctx.stateful_sets.wait_until_ready().await,
-        ctx.controllers.wait_until_ready().await,
+        gantry_informer::ready(&ctx.pods).await,
+        gantry_informer::ready(&ctx.replica_sets).await,
+        gantry_informer::ready(&ctx.deployments).await,
+        gantry_informer::ready(&ctx.stateful_sets).await,
+        gantry_informer::ready(&ctx.controllers).await,
     ] {
         if ready.is_err() {
             return Ok(Action::requeue(Duration::from_secs(1)));

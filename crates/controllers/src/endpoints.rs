@@ -269,7 +269,7 @@ async fn reconcile(service: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Error
     {
         return Ok(Action::await_change());
     }
-    if ctx.pods.wait_until_ready().await.is_err() {
+    if gantry_informer::ready(&ctx.pods).await.is_err() {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let name = service.name_any();

@@ -80,7 +80,7 @@ fn set_condition(status: &mut JobStatus, type_: &str, reason: &str, message: &st
 }
 
 async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let _ = ctx.pods.wait_until_ready().await;
+    let _ = gantry_informer::ready(&ctx.pods).await;
     let name = job.metadata.name.clone().ok_or(Error::Missing {
         kind: "job",
         field: "name",

@@ -155,7 +155,7 @@ fn owners_of<K: ReplicaOwner>(owners: &Store<K>, pod: &Pod) -> Vec<ObjectRef<K>>
 }
 
 async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Action, Error> {
-    let _ = ctx.pods.wait_until_ready().await;
+    let _ = gantry_informer::ready(&ctx.pods).await;
     let kind = K::kind(&()).into_owned();
     let name = obj.meta().name.clone().ok_or(Error::Missing {
         kind: "owner",

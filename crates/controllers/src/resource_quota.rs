@@ -160,12 +160,12 @@ async fn count_generic(client: &kube::Client, ns: &str, plural: &str, group: &st
 
 async fn reconcile(quota: Arc<ResourceQuota>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let ready = [
-        ctx.pods.wait_until_ready().await.is_ok(),
-        ctx.services.wait_until_ready().await.is_ok(),
-        ctx.config_maps.wait_until_ready().await.is_ok(),
-        ctx.secrets.wait_until_ready().await.is_ok(),
-        ctx.claims.wait_until_ready().await.is_ok(),
-        ctx.controllers.wait_until_ready().await.is_ok(),
+        gantry_informer::ready(&ctx.pods).await.is_ok(),
+        gantry_informer::ready(&ctx.services).await.is_ok(),
+        gantry_informer::ready(&ctx.config_maps).await.is_ok(),
+        gantry_informer::ready(&ctx.secrets).await.is_ok(),
+        gantry_informer::ready(&ctx.claims).await.is_ok(),
+        gantry_informer::ready(&ctx.controllers).await.is_ok(),
     ];
     if ready.contains(&false) {
         return Ok(Action::requeue(Duration::from_secs(1)));

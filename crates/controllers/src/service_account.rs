@@ -70,7 +70,7 @@ fn error_policy(ns: Arc<Namespace>, error: &Error, _: Arc<Ctx>) -> Action {
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    if ctx.accounts.wait_until_ready().await.is_err() {
+    if gantry_informer::ready(&ctx.accounts).await.is_err() {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let name = ns.name_any();

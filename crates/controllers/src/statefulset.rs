@@ -61,7 +61,7 @@ pub fn ordinal(set: &str, pod: &str) -> Option<usize> {
 }
 
 async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let _ = ctx.pods.wait_until_ready().await;
+    let _ = gantry_informer::ready(&ctx.pods).await;
     let name = sts.metadata.name.clone().ok_or(Error::Missing {
         kind: "statefulset",
         field: "name",

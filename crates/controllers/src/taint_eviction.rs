@@ -169,7 +169,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     if pod.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    if ctx.nodes.wait_until_ready().await.is_err() {
+    if gantry_informer::ready(&ctx.nodes).await.is_err() {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let name = pod.name_any();

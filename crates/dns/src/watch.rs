@@ -32,8 +32,8 @@ async fn reflect<K>(
         + 'static,
 {
     let api = Api::<K>::all(client);
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .backoff(gantry_informer::agent_backoff());
     futures::pin_mut!(stream);
     while let Some(event) = stream.next().await {
         match event {

@@ -47,7 +47,7 @@ where
         writer,
         watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
     )
-    .default_backoff();
+    .backoff(gantry_informer::agent_backoff());
     (store, events)
 }
 

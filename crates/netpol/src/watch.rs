@@ -63,7 +63,7 @@ where
         writer,
         watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
     )
-    .default_backoff();
+    .backoff(gantry_informer::agent_backoff());
     (store, events)
 }
 
@@ -111,9 +111,9 @@ async fn rules_loop(
 ) -> Result<(), NetpolError> {
     // A partial view would isolate pods without the policies that open them.
     for (resource, ready) in [
-        ("networkpolicies", policies.wait_until_ready().await),
-        ("pods", pods.wait_until_ready().await),
-        ("namespaces", namespaces.wait_until_ready().await),
+        ("networkpolicies", gantry_informer::ready(&policies).await),
+        ("pods", gantry_informer::ready(&pods).await),
+        ("namespaces", gantry_informer::ready(&namespaces).await),
     ] {
         ready.map_err(|e| NetpolError::Watch {
             resource,

@@ -42,7 +42,10 @@ pub fn valid_table_name(table: &str) -> bool {
 /// The table a component owns on one node: `<component>_<node>` with the node name reduced to
 /// letters, digits and `_` (several nodes may share a network namespace, each with its tables).
 pub fn node_table(component: &str, node: &str) -> String {
-    let clean: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let clean: String = node
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     format!("{component}_{clean}")
 }
 
@@ -142,7 +145,10 @@ mod tests {
             delete_transaction("inet", "t"),
             "table inet t\ndelete table inet t\n"
         );
-        assert_eq!(node_table("gantry_svc", "node-1.local"), "gantry_svc_node_1_local");
+        assert_eq!(
+            node_table("gantry_svc", "node-1.local"),
+            "gantry_svc_node_1_local"
+        );
         for (name, ok) in [
             ("gantry_svc_n1", true),
             ("a-b", true),

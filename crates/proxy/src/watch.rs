@@ -59,7 +59,7 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig) -> Result<(), ProxyErro
             watcher::Config::default(),
         ),
     )
-    .default_backoff();
+    .backoff(gantry_informer::agent_backoff());
     let (slices, writer) = reflector::store::<EndpointSlice>();
     let slice_events = reflector::reflector(
         writer,
@@ -68,13 +68,13 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig) -> Result<(), ProxyErro
             watcher::Config::default(),
         ),
     )
-    .default_backoff();
+    .backoff(gantry_informer::agent_backoff());
     let (nodes, writer) = reflector::store::<Node>();
     let node_events = reflector::reflector(
         writer,
         watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
     )
-    .default_backoff();
+    .backoff(gantry_informer::agent_backoff());
 
     tokio::select! {
         error = drive("services", service_events, both.clone()) => Err(error),
@@ -107,9 +107,9 @@ async fn rules_loop(
 ) -> Result<(), ProxyError> {
     // A partial view would reject Services whose slices have not arrived yet.
     for (resource, ready) in [
-        ("services", services.wait_until_ready().await),
-        ("endpointslices", slices.wait_until_ready().await),
-        ("nodes", nodes.wait_until_ready().await),
+        ("services", gantry_informer::ready(&services).await),
+        ("endpointslices", gantry_informer::ready(&slices).await),
+        ("nodes", gantry_informer::ready(&nodes).await),
     ] {
         ready.map_err(|e| ProxyError::Watch {
             resource,
@@ -175,8 +175,8 @@ async fn lb_loop(
     wake: &Notify,
 ) -> Result<(), ProxyError> {
     for (resource, ready) in [
-        ("services", services.wait_until_ready().await),
-        ("nodes", nodes.wait_until_ready().await),
+        ("services", gantry_informer::ready(&services).await),
+        ("nodes", gantry_informer::ready(&nodes).await),
     ] {
         ready.map_err(|e| ProxyError::Watch {
             resource,

@@ -75,7 +75,7 @@ pub async fn serve(client: Client, nodes: &[String], concurrency: usize) {
         relisting: None,
     };
     let mut events = watcher(Api::<Pod>::all(client), watcher::Config::default())
-        .default_backoff()
+        .backoff(gantry_informer::agent_backoff())
         .boxed();
     while let Some(event) = events.next().await {
         match event {

@@ -105,7 +105,7 @@ fn snapshot(rs: &ReplicaSet) -> Rs {
 }
 
 async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let _ = ctx.sets.wait_until_ready().await;
+    let _ = gantry_informer::ready(&ctx.sets).await;
     let name = d.metadata.name.clone().ok_or(Error::Missing {
         kind: "deployment",
         field: "name",

@@ -268,7 +268,9 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
         cluster_cidr: args.cluster_cidr.clone(),
         service_cidr: args.service_cidr.clone(),
     };
-    let proxy_loop = supervise("service proxy", || gantry_proxy::run(client.clone(), proxy.clone()));
+    let proxy_loop = supervise("service proxy", || {
+        gantry_proxy::run(client.clone(), proxy.clone())
+    });
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let dns = gantry_dns::DnsConfig {
         listen: vec![SocketAddr::new(ip, args.dns_port)],
@@ -295,7 +297,10 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
         {
             tracing::warn!(%err, "publishing the node's DNS server failed");
         }
-        supervise("cluster DNS", || gantry_dns::serve(client.clone(), dns.clone())).await
+        supervise("cluster DNS", || {
+            gantry_dns::serve(client.clone(), dns.clone())
+        })
+        .await
     };
     let ingress = gantry_ingress::IngressConfig {
         http: SocketAddr::new(ip, args.ingress_http_port),
@@ -303,13 +308,17 @@ async fn services(client: kube::Client, args: AgentArgs, node: String, ip: IpAdd
         class: "gantry".into(),
         publish_ips: vec![],
     };
-    let ingress_loop = supervise("ingress controller", || gantry_ingress::run(client.clone(), ingress.clone()));
+    let ingress_loop = supervise("ingress controller", || {
+        gantry_ingress::run(client.clone(), ingress.clone())
+    });
     let netpol = gantry_netpol::NetpolConfig {
         node_name: node.clone(),
         table: netpol_table(&node),
         cluster_cidr: args.cluster_cidr.clone(),
     };
-    let netpol_loop = supervise("network policy enforcement", || gantry_netpol::run(client.clone(), netpol.clone()));
+    let netpol_loop = supervise("network policy enforcement", || {
+        gantry_netpol::run(client.clone(), netpol.clone())
+    });
     tokio::join!(proxy_loop, dns_loop, ingress_loop, netpol_loop);
 }
 

@@ -167,8 +167,28 @@ impl Server {
     }
 }
 
+/// The last `lines` lines of `log`, printed when a test fails so its output shows what the
+/// process was doing.
+fn print_tail(what: &str, log: &str, lines: usize) {
+    let all: Vec<&str> = log.lines().collect();
+    let tail = &all[all.len().saturating_sub(lines)..];
+    eprintln!(
+        "---- last {} lines of {what} ----\n{}",
+        tail.len(),
+        tail.join("\n")
+    );
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            print_tail("the server log", &self.log(), 80);
+            // The data dir goes with the test; keep the whole log for a post-mortem.
+            let kept = std::env::temp_dir().join(format!("gantry-e2e-failed-{}.log", self.port));
+            if std::fs::copy(self.log_path(), &kept).is_ok() {
+                eprintln!("the whole server log: {}", kept.display());
+            }
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -220,6 +240,9 @@ impl SimNodes {
 
 impl Drop for SimNodes {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            print_tail("the sim log", &self.log(), 40);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -466,18 +489,41 @@ pub fn pod_ready(pod: &Value) -> bool {
 /// Waits until exactly `n` pods match `selector`, all Ready, none being deleted, and no other
 /// pod of the selector lingers; returns them.
 pub fn wait_for_ready_pods(k: &Kubectl, selector: &str, n: usize, timeout: Duration) -> Vec<Value> {
-    let mut last = Vec::new();
-    wait_until(
-        &format!("exactly {n} Ready pods match {selector}"),
-        timeout,
-        || {
-            let all = k.json(&["get", "pods", "-l", selector]);
-            last = all["items"].as_array().cloned().unwrap_or_default();
-            last.len() == n
-                && last
-                    .iter()
-                    .all(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_ready(p))
-        },
-    );
-    last
+    let deadline = Instant::now() + timeout;
+    loop {
+        let all = k.json(&["get", "pods", "-l", selector]);
+        let last = all["items"].as_array().cloned().unwrap_or_default();
+        let settled = last.len() == n
+            && last
+                .iter()
+                .all(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_ready(p));
+        if settled {
+            return last;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until exactly {n} Ready pods match {selector}; \
+             last seen: {}",
+            pod_summary(&last)
+        );
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// One line per pod: name, node, phase, readiness and whether it is being deleted.
+fn pod_summary(pods: &[Value]) -> String {
+    let lines: Vec<String> = pods
+        .iter()
+        .map(|p| {
+            format!(
+                "{} node={} phase={} ready={} deleting={}",
+                p["metadata"]["name"].as_str().unwrap_or("?"),
+                p["spec"]["nodeName"].as_str().unwrap_or("-"),
+                p["status"]["phase"].as_str().unwrap_or("-"),
+                pod_ready(p),
+                !p["metadata"]["deletionTimestamp"].is_null()
+            )
+        })
+        .collect();
+    format!("[{}]", lines.join("; "))
 }

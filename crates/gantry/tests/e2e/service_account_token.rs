@@ -56,8 +56,8 @@ fn tokens(minor: u32) {
     let server = Server::start();
     let admin = Kubectl::new(&server, minor);
     let sa = Kubectl::with_kubeconfig(minor, token_kubeconfig(&server));
-    // The controller manager starts after the server and may wait for its lease under load.
-    wait_until("the default service account exists", DEADLINE * 3, || {
+    // The controller manager starts right after the server is ready.
+    wait_until("the default service account exists", DEADLINE, || {
         admin.run(&["get", "serviceaccount", "default"]).success
     });
 
