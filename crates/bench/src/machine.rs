@@ -55,6 +55,11 @@ impl std::fmt::Display for CpuUsage {
     }
 }
 
+/// CPU time (user + system) process `pid` has used so far, in seconds.
+pub fn process_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    cpu_seconds(&pid.to_string())
+}
+
 /// utime + stime of /proc/WHO/stat, in seconds.
 fn cpu_seconds(who: &str) -> anyhow::Result<f64> {
     let path = format!("/proc/{who}/stat");

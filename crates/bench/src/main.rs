@@ -83,6 +83,10 @@ pub struct Args {
     /// `--scenario scheduling`: how many Deployments carry the pods.
     #[arg(long, default_value_t = 10)]
     pub deployments: usize,
+    /// `--scenario scheduling`: run the scheduler and the controller manager as their own
+    /// processes (`gantry scheduler`, `gantry controller-manager`) to see each one's CPU.
+    #[arg(long)]
+    pub split_control_plane: bool,
     /// `--scenario network`: concurrent HTTP workers per load run.
     #[arg(long, default_value_t = 8)]
     pub net_concurrency: usize,

@@ -63,17 +63,7 @@ fn proc_kib(pid: u32, field: &str) -> u64 {
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = text
-        .rsplit_once(')')
-        .map(|(_, r)| r.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
-        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
-    });
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    ticks / hz
+    crate::machine::process_cpu_seconds(pid).unwrap_or(0.0)
 }
 
 /// RSS (MiB) and average cores of `pid` over `window` (a measurement window, not a wait).

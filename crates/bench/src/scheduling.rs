@@ -69,14 +69,48 @@ struct Status {
     phase: Option<String>,
 }
 
-/// `gantry sim` for the run; killed when dropped.
-struct Sim(Child);
+/// A helper process of the run (`gantry sim`, and with `--split-control-plane` the scheduler
+/// and the controller manager); killed when dropped.
+struct Helper {
+    name: &'static str,
+    child: Child,
+}
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Helper {
+    fn spawn(name: &'static str, gantry: &Path, args: &[&str], log: &Path) -> anyhow::Result<Self> {
+        let log =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(gantry)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting gantry {name}"))?;
+        Ok(Helper { name, child })
     }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Adds a row of CPU seconds used during the run per process, and their sum per pod.
+fn cpu_rows(report: &mut Report, used: &[(String, f64)], pods: usize) {
+    let total: f64 = used.iter().map(|(_, s)| s).sum();
+    let each: Vec<String> = used.iter().map(|(n, s)| format!("{n} {s:.1} s")).collect();
+    report.row(
+        "CPU per pod, all processes",
+        format!("{} ms", number(total * 1e3 / pods.max(1) as f64)),
+        format!(
+            "{}; from the first Deployment create to the last pod Running",
+            each.join(", ")
+        ),
+    );
 }
 
 /// Runs the scenario; the report is printed and written to `--out`.
@@ -93,7 +127,12 @@ pub async fn run(args: &Args, command: String) -> anyhow::Result<Report> {
         args.sim_nodes,
         crate::machine::cpus()
     ));
-    let server = Server::start(&gantry, args.protocol, args.h2_connections, &[]).await?;
+    let split: &[&str] = if args.split_control_plane {
+        &["--disable-controller-manager", "--disable-scheduler"]
+    } else {
+        &[]
+    };
+    let server = Server::start(&gantry, args.protocol, args.h2_connections, split).await?;
     let outcome = measure(args, &gantry, &server, &mut report).await;
     if let Ok(hwm) = server.memory_kib("VmHWM") {
         report.row(
@@ -120,24 +159,33 @@ async fn measure(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let connector = &server.connector;
-    let log =
-        std::fs::File::create(server.data_dir().join("sim.log")).context("creating the sim log")?;
+    let dir = server.data_dir();
+    let kubeconfig = dir.join("kubeconfig.yaml");
+    let kubeconfig = kubeconfig.to_str().context("a UTF-8 data dir")?;
     let started = Instant::now();
-    let _sim = Sim(Command::new(gantry)
-        .args(["sim", "--kubeconfig"])
-        .arg(server.data_dir().join("kubeconfig.yaml"))
-        .args([
-            "--nodes",
-            &args.sim_nodes.to_string(),
-            "--name-prefix",
-            "bench-node-",
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("starting gantry sim")?);
+    let nodes = args.sim_nodes.to_string();
+    let sim_args = [
+        "sim",
+        "--kubeconfig",
+        kubeconfig,
+        "--nodes",
+        &nodes,
+        "--name-prefix",
+        "bench-node-",
+    ];
+    let mut helpers = vec![Helper::spawn(
+        "sim",
+        gantry,
+        &sim_args,
+        &dir.join("sim.log"),
+    )?];
+    if args.split_control_plane {
+        for name in ["scheduler", "controller-manager"] {
+            let log = dir.join(format!("{name}.log"));
+            let args = [name, "--kubeconfig", kubeconfig];
+            helpers.push(Helper::spawn(name, gantry, &args, &log)?);
+        }
+    }
     wait_nodes_ready(connector, args.sim_nodes).await?;
     report.row(
         &format!("{} simulated nodes Ready", args.sim_nodes),
@@ -173,6 +221,21 @@ async fn measure(
     let reader = tokio::spawn(read_events(resp.into_body(), total, stop_rx));
 
     let deployments = args.deployments.max(1);
+    let cpu = |helpers: &[Helper]| -> Vec<(String, f64)> {
+        let mut used = vec![(
+            "server".to_string(),
+            crate::machine::process_cpu_seconds(server.pid()).unwrap_or(0.0),
+        )];
+        used.extend(helpers.iter().map(|h| {
+            let pid = h.child.id();
+            (
+                h.name.to_string(),
+                crate::machine::process_cpu_seconds(pid).unwrap_or(0.0),
+            )
+        }));
+        used
+    };
+    let cpu_before = cpu(&helpers);
     let created = Instant::now();
     for d in 0..deployments {
         let replicas = total / deployments + usize::from(d < total % deployments);
@@ -193,6 +256,20 @@ async fn measure(
         let _ = stop_tx.send(true);
     });
     let seen = reader.await.context("the watch reader panicked")??;
+    let used: Vec<(String, f64)> = cpu(&helpers)
+        .into_iter()
+        .zip(cpu_before)
+        .map(|((name, after), (_, before))| (name, after - before))
+        .collect();
+    let peaks: Vec<String> = helpers
+        .iter()
+        .filter_map(|h| {
+            let kib = crate::server::process_memory_kib(h.child.id(), "VmHWM").ok()?;
+            Some(format!("{} {} MiB", h.name, number(kib as f64 / 1024.0)))
+        })
+        .collect();
+    drop(helpers);
+    report.row("peak RSS of the other processes", peaks.join(", "), "VmHWM");
 
     let bound: Vec<Instant> = seen.values().filter_map(|s| s.bound).collect();
     let last_bound = bound.iter().max().copied();
@@ -233,6 +310,7 @@ async fn measure(
         format!("{} ms", ms(latencies.percentile(50.0))),
         "",
     );
+    cpu_rows(report, &used, total);
     if running < total {
         report.check(
             "pods not Running by the deadline",

@@ -123,9 +123,7 @@ impl Server {
 
     /// A `Vm*` field of /proc/PID/status, in KiB (`VmRSS`, `VmHWM`).
     pub fn memory_kib(&self, field: &str) -> anyhow::Result<u64> {
-        let path = format!("/proc/{}/status", self.pid());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        proc_status_kib(&status, field).with_context(|| format!("{path}: no {field}"))
+        process_memory_kib(self.pid(), field)
     }
 
     /// SIGTERM, then waits for the exit (SIGKILL after a deadline).
@@ -241,6 +239,13 @@ fn strip_ansi(line: &str) -> String {
         }
     }
     out
+}
+
+/// A memory field of /proc/PID/status (`VmRSS`, `VmHWM`), in KiB.
+pub fn process_memory_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    proc_status_kib(&status, field).with_context(|| format!("{path}: no {field}"))
 }
 
 fn proc_status_kib(status: &str, field: &str) -> Option<u64> {

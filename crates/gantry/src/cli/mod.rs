@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 mod agent;
+mod components;
 mod controller_manager;
 mod down;
 mod image;

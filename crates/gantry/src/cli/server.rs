@@ -2,13 +2,15 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use gantry_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use tokio::sync::watch;
+
+use super::components::{Components, threads_for_component};
 
 #[derive(Args, Clone)]
 pub struct ServerArgs {
@@ -75,20 +77,26 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         };
         let kubeconfig = args.data_dir.join("kubeconfig.yaml");
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let components = tokio::spawn(run_components(
+        let components = Arc::new(Mutex::new(Components::default()));
+        let starter = tokio::spawn(start_components(
             kubeconfig.clone(),
             ready_rx,
             args.https_port,
             controllers,
             !args.disable_scheduler,
+            components.clone(),
         ));
         let (stop, stopped) = watch::channel(false);
-        let stop_components = components.abort_handle();
+        let stop_starter = starter.abort_handle();
+        let stop_components = components.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutting down");
             // Components first, so that they do not call an API server that is going away.
-            stop_components.abort();
+            stop_starter.abort();
+            if let Ok(c) = stop_components.lock() {
+                c.abort();
+            }
             let _ = stop.send(true);
         });
         gantry_apiserver::run(
@@ -105,48 +113,53 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             },
         )
         .await?;
-        components.abort();
+        starter.abort();
+        if let Ok(mut c) = components.lock() {
+            std::mem::take(&mut *c).stop();
+        }
         store.close().await.context("closing the store")?;
         Ok(())
     })
 }
 
-/// The control-plane components that run in this process as API clients, each under its
-/// leader election lease, once the API server serves.
-async fn run_components(
+/// Starts the control-plane components that run in this process (API clients, each under its
+/// leader election lease, each on its own runtime) once the API server serves.
+async fn start_components(
     kubeconfig: PathBuf,
     ready: tokio::sync::oneshot::Receiver<()>,
     https_port: u16,
     controller_manager: Option<gantry_controllers::Config>,
     scheduler: bool,
+    components: Arc<Mutex<Components>>,
 ) {
     if ready.await.is_err() {
         return;
     }
-    let client = match super::kubeconfig::client(&kubeconfig).await {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!("control-plane components cannot reach the API: {e:#}");
-            return;
-        }
+    let identity = super::kubeconfig::server_identity(https_port);
+    let Ok(mut running) = components.lock() else {
+        return;
     };
-    // A JoinSet aborts its tasks when dropped, so aborting this function stops them all.
-    let mut tasks = tokio::task::JoinSet::new();
+    let threads = threads_for_component();
     if let Some(config) = controller_manager {
-        tasks.spawn(super::controller_manager::run_leading(
-            client.clone(),
-            super::kubeconfig::server_identity(https_port),
-            config,
-        ));
+        let identity = identity.clone();
+        let started = running.start(
+            "gantry-controllers",
+            threads,
+            kubeconfig.clone(),
+            |client| super::controller_manager::run_leading(client, identity, config),
+        );
+        if let Err(e) = started {
+            tracing::error!("{e:#}");
+        }
     }
     if scheduler {
-        tasks.spawn(super::scheduler::run_leading(
-            client.clone(),
-            gantry_scheduler::Config::default(),
-            super::kubeconfig::server_identity(https_port),
-        ));
+        let started = running.start("gantry-scheduler", threads, kubeconfig, |client| {
+            super::scheduler::run_leading(client, gantry_scheduler::Config::default(), identity)
+        });
+        if let Err(e) = started {
+            tracing::error!("{e:#}");
+        }
     }
-    while tasks.join_next().await.is_some() {}
 }
 
 pub(crate) async fn wait_for_signal() {

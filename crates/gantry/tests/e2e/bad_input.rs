@@ -53,6 +53,14 @@ fn snapshot(k: &Kubectl) -> Vec<(String, Value)> {
         if let Some(a) = i["metadata"]["annotations"].as_object_mut() {
             a.remove("deployment.kubernetes.io/revision");
         }
+        // ... possibly after the first snapshot: an annotation map left empty is no change.
+        if let Some(m) = i["metadata"].as_object_mut()
+            && m.get("annotations")
+                .and_then(Value::as_object)
+                .is_some_and(|a| a.is_empty())
+        {
+            m.remove("annotations");
+        }
         i
     };
     let mut items: Vec<(String, Value)> = list["items"]
