@@ -236,6 +236,7 @@ async fn measure(
         used
     };
     let cpu_before = cpu(&helpers);
+    let revision_before = revision(connector).await?;
     let created = Instant::now();
     for d in 0..deployments {
         let replicas = total / deployments + usize::from(d < total % deployments);
@@ -268,7 +269,13 @@ async fn measure(
             Some(format!("{} {} MiB", h.name, number(kib as f64 / 1024.0)))
         })
         .collect();
+    let writes = revision(connector).await?.saturating_sub(revision_before);
     drop(helpers);
+    report.row(
+        "store writes per pod",
+        number(writes as f64 / total.max(1) as f64),
+        format!("{writes} revisions of every kind (node leases included) while the pods started"),
+    );
     report.row("peak RSS of the other processes", peaks.join(", "), "VmHWM");
 
     let bound: Vec<Instant> = seen.values().filter_map(|s| s.bound).collect();
@@ -321,6 +328,13 @@ async fn measure(
         );
     }
     Ok(())
+}
+
+/// The store's current revision (every write of any kind takes one).
+async fn revision(connector: &Connector) -> anyhow::Result<u64> {
+    let rv = list::current_version(connector, NAMESPACE).await?;
+    rv.parse()
+        .with_context(|| format!("resourceVersion {rv:?} is not a revision"))
 }
 
 /// Polls the node list until `n` simulated nodes report Ready.

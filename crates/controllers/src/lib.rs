@@ -76,7 +76,7 @@ pub fn controllers(client: kube::Client, config: &Config) -> Vec<(&'static str, 
         ),
         (
             "taint-eviction",
-            Box::pin(taint_eviction::run(client.clone())),
+            Box::pin(taint_eviction::run(client.clone(), pods.clone())),
         ),
         (
             "endpoints",

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client};
 use tokio::sync::mpsc;
 
 use crate::ControllerFuture;
@@ -65,7 +65,7 @@ impl PodInformer {
         let index = owners.clone();
         let events = reflector::reflector(
             writer,
-            watcher(Api::<Pod>::all(client), watcher::Config::default()),
+            gantry_informer::watch_pods(client, watcher::Config::default()),
         )
         .default_backoff();
         let run = events.for_each(move |event| {

@@ -17,6 +17,8 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use crate::pod_informer::PodInformer;
+
 /// Why a pod reconcile failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -114,7 +116,7 @@ fn taint_hash(node: &Node) -> u64 {
 }
 
 /// The taint manager's main loop.
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, informer: PodInformer) {
     let (nodes, writer) = reflector::store();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let node_events = reflector::reflector(
@@ -138,8 +140,9 @@ pub async fn run(client: kube::Client) {
         };
         futures::future::ready(out)
     });
-    let controller = Controller::new(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let pods = controller.store();
+    // The shared pod cache: every pod change triggers its own check.
+    let pods = informer.store();
+    let controller = Controller::for_shared_stream(informer.touched(), pods.clone());
     let ctx = Arc::new(Ctx { client, nodes });
     controller
         .watches_stream(node_triggers, move |node: Node| {

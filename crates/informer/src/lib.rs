@@ -10,14 +10,20 @@
 //! - [`agent_backoff`]: how a node agent (kubelet, proxy, DNS, simulated nodes) reconnects
 //!   its watches after the API server went away: quickly, because a restarted server is usually
 //!   back within seconds, with jitter so a thousand nodes do not reconnect in step.
+//! - [`LeanPod`]: pods decoded without managedFields, for caches.
+
+mod lean_pod;
 
 use std::time::Duration;
 
+use futures::{Stream, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::Store;
 use kube::runtime::utils::ResetTimerBackoff;
-use kube::runtime::watcher::ExponentialBackoff;
+use kube::runtime::watcher::{self, ExponentialBackoff};
 
 pub use kube::runtime::reflector::store::WriterDropped;
+pub use lean_pod::LeanPod;
 
 /// How often a waiter re-polls a store that is not ready yet.
 const READY_TICK: Duration = Duration::from_millis(100);
@@ -36,6 +42,20 @@ where
             return result;
         }
     }
+}
+
+/// Watches every pod without its managedFields ([`LeanPod`]); the events carry ordinary Pods.
+pub fn watch_pods(
+    client: kube::Client,
+    config: watcher::Config,
+) -> impl Stream<Item = Result<watcher::Event<Pod>, watcher::Error>> + Send {
+    watcher::watcher(kube::Api::<LeanPod>::all(client), config).map_ok(|event| match event {
+        watcher::Event::Apply(p) => watcher::Event::Apply(p.into_inner()),
+        watcher::Event::Delete(p) => watcher::Event::Delete(p.into_inner()),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitApply(p) => watcher::Event::InitApply(p.into_inner()),
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    })
 }
 
 /// The first delay before a node agent re-watches after an error.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use gantry_cri::api;
 use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
+
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
@@ -52,9 +52,8 @@ impl Workers {
 
 /// Runs the pod watch and the workers forever.
 pub async fn run(ctx: Arc<Context>) {
-    let api: Api<Pod> = Api::all(ctx.client.clone());
     let cfg = watcher::Config::default().fields(&format!("spec.nodeName={}", ctx.cfg.node_name));
-    let mut stream = watcher::watcher(api, cfg).boxed();
+    let mut stream = gantry_informer::watch_pods(ctx.client.clone(), cfg).boxed();
     let mut workers = Workers {
         ctx: ctx.clone(),
         senders: HashMap::new(),

@@ -51,7 +51,7 @@ struct Scheduler {
 }
 
 pub async fn run(client: Client, config: Config) -> Result<(), SchedulerError> {
-    let mut pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
+    let mut pods = gantry_informer::watch_pods(client.clone(), watcher::Config::default())
         .default_backoff()
         .boxed();
     let mut nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())

@@ -74,7 +74,7 @@ pub async fn serve(client: Client, nodes: &[String], concurrency: usize) {
         pods: HashMap::new(),
         relisting: None,
     };
-    let mut events = watcher(Api::<Pod>::all(client), watcher::Config::default())
+    let mut events = gantry_informer::watch_pods(client, watcher::Config::default())
         .backoff(gantry_informer::agent_backoff())
         .boxed();
     while let Some(event) = events.next().await {
