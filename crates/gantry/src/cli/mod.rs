@@ -46,6 +46,12 @@ enum Command {
 }
 
 impl Cli {
+    /// Whether this process is a node agent (`gantry agent`, or `gantry up`, whose node shares
+    /// the process with a small cluster's control plane): memory matters more than peak speed.
+    pub fn is_node_agent(&self) -> bool {
+        matches!(self.command, Command::Agent(_) | Command::Up(_))
+    }
+
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Up(args) => up::run(args),
