@@ -13,7 +13,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::discovery::{Discovery, Scope};
@@ -22,6 +23,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use graph::{Graph, Kind, Node, OwnerState, Verdict};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::pod_informer::PodChange;
 
 /// How often discovery is repeated to pick up new resources (custom resources).
 const REDISCOVER: Duration = Duration::from_secs(30);
@@ -70,7 +74,9 @@ impl Shared {
 }
 
 /// Runs the garbage collector until the process stops.
-pub async fn run(client: kube::Client) {
+/// `pods` are the shared pod cache's changes, subscribed before the cache lists (so the graph
+/// sees the initial list too).
+pub async fn run(client: kube::Client, pods: impl Stream<Item = PodChange> + Send + 'static) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         client,
@@ -79,7 +85,7 @@ pub async fn run(client: kube::Client) {
         queued: Mutex::default(),
         tx,
     });
-    let discovery = discover_forever(shared.clone());
+    let discovery = discover_forever(shared.clone(), Some(pods.boxed()));
     let worker = shared.clone();
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
     // Discovery (and the watches it owns) runs inside this future: dropping it stops them all.
@@ -106,7 +112,7 @@ pub async fn run(client: kube::Client) {
     futures::future::join(discovery, work).await;
 }
 
-async fn discover_forever(shared: Arc<Shared>) {
+async fn discover_forever(shared: Arc<Shared>, mut pods: Option<BoxStream<'static, PodChange>>) {
     let mut started: HashSet<(String, String, String)> = HashSet::new();
     // Aborted with this future.
     let mut watches = tokio::task::JoinSet::new();
@@ -120,7 +126,16 @@ async fn discover_forever(shared: Arc<Shared>) {
                             .entry((ar.group.clone(), kind.kind.clone()))
                             .or_insert_with(|| kind.clone());
                     }
-                    if started.insert((ar.group.clone(), ar.version.clone(), ar.plural.clone())) {
+                    if !started.insert((ar.group.clone(), ar.version.clone(), ar.plural.clone())) {
+                        continue;
+                    }
+                    let shared_pods = (ar.group.is_empty() && ar.plural == "pods")
+                        .then(|| pods.take())
+                        .flatten();
+                    if let Some(changes) = shared_pods {
+                        // Pods come from the manager's shared cache, not a watch of their own.
+                        watches.spawn(follow_pods(shared.clone(), changes, kind));
+                    } else {
                         watches.spawn(watch_kind(shared.clone(), ar, kind));
                     }
                 }
@@ -163,6 +178,39 @@ async fn discover(client: &kube::Client) -> Result<Vec<(ApiResource, Arc<Kind>)>
         }
     }
     Ok(out)
+}
+
+/// Feeds the shared pod cache's changes into the graph.
+async fn follow_pods(
+    shared: Arc<Shared>,
+    mut changes: BoxStream<'static, PodChange>,
+    kind: Arc<Kind>,
+) {
+    let mut relist: Vec<Node> = Vec::new();
+    let node = |pod: &Pod| Node::from_meta(kind.clone(), pod.metadata.clone());
+    while let Some(change) = changes.next().await {
+        let touched = match change {
+            PodChange::Applied(pod) => node(&pod)
+                .map(|n| shared.graph().upsert(n))
+                .unwrap_or_default(),
+            PodChange::Deleted(pod) => pod
+                .metadata
+                .uid
+                .as_ref()
+                .map(|uid| shared.graph().remove(uid))
+                .unwrap_or_default(),
+            PodChange::ListStarted => {
+                relist.clear();
+                Vec::new()
+            }
+            PodChange::Listed(pod) => {
+                relist.extend(node(&pod));
+                Vec::new()
+            }
+            PodChange::ListDone => shared.graph().replace(&kind, std::mem::take(&mut relist)),
+        };
+        shared.enqueue(touched);
+    }
 }
 
 /// Feeds one resource's metadata watch into the graph.

@@ -65,7 +65,7 @@ pub fn controllers(client: kube::Client, config: &Config) -> Vec<(&'static str, 
     vec![
         (
             "garbage-collector",
-            Box::pin(garbage_collector::run(client.clone())),
+            Box::pin(garbage_collector::run(client.clone(), pods.changes())),
         ),
         (
             "node-lifecycle",

@@ -18,7 +18,32 @@ use tokio::sync::mpsc;
 use crate::ControllerFuture;
 use crate::pod_owners::{Holder, OwnerIndex};
 
-type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<Pod>>>>>;
+type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<PodChange>>>>;
+
+/// One change of the shared cache, as a subscriber sees it.
+#[derive(Clone)]
+pub enum PodChange {
+    /// Created or changed.
+    Applied(Arc<Pod>),
+    /// Gone.
+    Deleted(Arc<Pod>),
+    /// A (re)list begins: the pods listed next are the whole set.
+    ListStarted,
+    /// One pod of a (re)list.
+    Listed(Arc<Pod>),
+    /// The (re)list is complete: pods it did not list are gone.
+    ListDone,
+}
+
+impl PodChange {
+    /// The pod this change is about, if any.
+    pub fn pod(&self) -> Option<&Arc<Pod>> {
+        match self {
+            PodChange::Applied(p) | PodChange::Deleted(p) | PodChange::Listed(p) => Some(p),
+            PodChange::ListStarted | PodChange::ListDone => None,
+        }
+    }
+}
 
 /// The owner index and, during a relist, the one being rebuilt.
 #[derive(Default)]
@@ -72,20 +97,19 @@ impl PodInformer {
             if let (Ok(e), Ok(mut owners)) = (&event, index.lock()) {
                 owners.update(e);
             }
-            let pod = match event {
-                Ok(
-                    watcher::Event::Apply(p)
-                    | watcher::Event::InitApply(p)
-                    | watcher::Event::Delete(p),
-                ) => Some(Arc::new(p)),
-                Ok(_) => None,
+            let change = match event {
+                Ok(watcher::Event::Apply(p)) => PodChange::Applied(Arc::new(p)),
+                Ok(watcher::Event::Delete(p)) => PodChange::Deleted(Arc::new(p)),
+                Ok(watcher::Event::Init) => PodChange::ListStarted,
+                Ok(watcher::Event::InitApply(p)) => PodChange::Listed(Arc::new(p)),
+                Ok(watcher::Event::InitDone) => PodChange::ListDone,
                 Err(error) => {
                     tracing::debug!(%error, "pod watch error");
-                    None
+                    return futures::future::ready(());
                 }
             };
-            if let (Some(pod), Ok(mut subs)) = (pod, fanout.lock()) {
-                subs.retain(|s| s.send(pod.clone()).is_ok());
+            if let Ok(mut subs) = fanout.lock() {
+                subs.retain(|s| s.send(change.clone()).is_ok());
             }
             futures::future::ready(())
         });
@@ -121,6 +145,13 @@ impl PodInformer {
     /// Every pod touched from now on (including the initial list): the trigger stream of a
     /// controller that follows pods. Unbounded, so a slow controller never stalls the others.
     pub fn touched(&self) -> impl Stream<Item = Arc<Pod>> + Send + 'static {
+        self.changes()
+            .filter_map(|change| futures::future::ready(change.pod().cloned()))
+    }
+
+    /// Every change from now on, relists included: for a subscriber that keeps its own view of
+    /// the pods (the garbage collector's graph). Unbounded, like [`PodInformer::touched`].
+    pub fn changes(&self) -> impl Stream<Item = PodChange> + Send + 'static {
         let (tx, mut rx) = mpsc::unbounded_channel();
         if let Ok(mut subs) = self.subscribers.lock() {
             subs.push(tx);
