@@ -83,19 +83,22 @@ pub struct PodInformer {
 impl PodInformer {
     /// The informer and its watch loop (to be run alongside the controllers that subscribe).
     pub fn new(client: Client) -> (Self, ControllerFuture) {
-        let (store, writer) = reflector::store();
+        let (store, mut writer) = reflector::store();
         let subscribers: Subscribers = Arc::default();
         let fanout = subscribers.clone();
         let owners: Arc<Mutex<Owners>> = Arc::default();
         let index = owners.clone();
-        let events = reflector::reflector(
-            writer,
-            gantry_informer::watch_pods(client, watcher::Config::default()),
-        )
-        .default_backoff();
+        let events =
+            gantry_informer::watch_pods(client, watcher::Config::default()).default_backoff();
         let run = events.for_each(move |event| {
-            if let (Ok(e), Ok(mut owners)) = (&event, index.lock()) {
-                owners.update(e);
+            // The owner index first, then the store: a reconcile that finds a pod in the store
+            // (its creation observed) also finds it among its owner's pods. The other order let
+            // a ReplicaSet on another thread count one pod short and create one too many.
+            if let Ok(e) = &event {
+                if let Ok(mut owners) = index.lock() {
+                    owners.update(e);
+                }
+                writer.apply_watcher_event(e);
             }
             let change = match event {
                 Ok(watcher::Event::Apply(p)) => PodChange::Applied(Arc::new(p)),

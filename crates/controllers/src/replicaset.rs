@@ -180,6 +180,27 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         kind: "owner",
         field: "uid",
     })?;
+    // Expectations are checked against the cache before the snapshot of this owner's pods is
+    // taken: the cache only moves forward, so every creation seen here is in the snapshot.
+    // (Checked after it, a creation the informer stored in between on another thread was
+    // counted as done but missing from the snapshot: the ReplicaSet made one pod too many.)
+    let live: OnceLock<HashSet<String>> = OnceLock::new();
+    let synced = ctx.expectations.satisfied(
+        &key,
+        |n| ctx.pods.get(&ObjectRef::new(n).within(&ns)).is_some(),
+        |u| {
+            !live
+                .get_or_init(|| {
+                    ctx.informer
+                        .claimable(&uid, &ns)
+                        .iter()
+                        .filter(|p| p.metadata.deletion_timestamp.is_none())
+                        .filter_map(|p| p.metadata.uid.clone())
+                        .collect()
+                })
+                .contains(u)
+        },
+    );
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     // Only this owner's pods and the namespace's orphans (the informer's owner index): pods of
     // other owners are never claimable; expectations look pods up only when writes are pending.
@@ -233,22 +254,6 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         .collect();
     let now = Timestamp::now();
 
-    let live: OnceLock<HashSet<&str>> = OnceLock::new();
-    let synced = ctx.expectations.satisfied(
-        &key,
-        |n| ctx.pods.get(&ObjectRef::new(n).within(&ns)).is_some(),
-        |u| {
-            !live
-                .get_or_init(|| {
-                    claimable
-                        .iter()
-                        .filter(|p| p.metadata.deletion_timestamp.is_none())
-                        .filter_map(|p| p.metadata.uid.as_deref())
-                        .collect()
-                })
-                .contains(u)
-        },
-    );
     let mut sync_error = None;
     if synced
         && !deleting
