@@ -145,7 +145,7 @@ async fn client(
     );
     let path = args.data_dir.join("kubelet.kubeconfig");
     write_private(&path, &yaml)?;
-    super::kubeconfig::client(&path).await
+    super::kubeconfig::client(&path, "kubelet").await
 }
 
 /// Runs the agent until `stop` turns true (or SIGTERM/SIGINT when `stop` is None).

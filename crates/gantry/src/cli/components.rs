@@ -25,11 +25,11 @@ pub struct Components(Vec<Component>);
 
 impl Components {
     /// Starts `run(client)` on a new runtime with `threads` worker threads named `name`;
-    /// the component makes its own API client there from `kubeconfig`, so its connections
-    /// live on its own threads too.
+    /// the component makes its own API client there from `kubeconfig` (User-Agent `agent`),
+    /// so its connections live on its own threads too.
     pub fn start<F, Fut>(
         &mut self,
-        name: &'static str,
+        (name, agent): (&'static str, &'static str),
         threads: usize,
         kubeconfig: PathBuf,
         run: F,
@@ -45,7 +45,7 @@ impl Components {
             .build()
             .with_context(|| format!("starting the runtime of the {name}"))?;
         let task = runtime.spawn(async move {
-            match super::kubeconfig::client(&kubeconfig).await {
+            match super::kubeconfig::client(&kubeconfig, agent).await {
                 Ok(client) => run(client).await,
                 Err(e) => tracing::error!("the {name} cannot reach the API: {e:#}"),
             }

@@ -54,6 +54,9 @@ impl ControllerFlags {
 }
 
 /// Runs the controllers while holding the `gantry-controller-manager` lease.
+/// The name the controller manager's writes are recorded under (managedFields), as upstream.
+pub const CONTROLLER_MANAGER: &str = "kube-controller-manager";
+
 pub async fn run_leading(
     client: kube::Client,
     identity: String,
@@ -73,7 +76,7 @@ pub fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let client = kubeconfig::client(&args.kubeconfig).await?;
+        let client = kubeconfig::client(&args.kubeconfig, CONTROLLER_MANAGER).await?;
         run_leading(client, kubeconfig::identity(), controllers).await;
         Ok(())
     })

@@ -7,7 +7,9 @@ use std::path::Path;
 use anyhow::Context;
 
 /// A client for the cluster described by the kubeconfig at `path`.
-pub async fn client(path: &Path) -> anyhow::Result<kube::Client> {
+/// A client from the kubeconfig at `path` that names itself `agent` (the User-Agent's product,
+/// which the API server records as the field manager of this client's writes, as upstream).
+pub async fn client(path: &Path, agent: &str) -> anyhow::Result<kube::Client> {
     // Only ring is compiled in; installing it twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -18,6 +20,11 @@ pub async fn client(path: &Path) -> anyhow::Result<kube::Client> {
     )
     .await
     .with_context(|| format!("loading kubeconfig {}", path.display()))?;
+    let mut config = config;
+    let product = format!("{agent}/v{}", env!("CARGO_PKG_VERSION"));
+    let value =
+        http::HeaderValue::from_str(&product).with_context(|| format!("user agent {product:?}"))?;
+    config.headers.push((http::header::USER_AGENT, value));
     kube::Client::try_from(config).context("creating the API client")
 }
 

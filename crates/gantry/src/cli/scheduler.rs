@@ -22,6 +22,9 @@ pub struct SchedulerArgs {
 }
 
 /// Runs the scheduler while holding the lease named after it (`kube-system/<scheduler name>`).
+/// The name the scheduler's writes are recorded under (managedFields), as upstream.
+pub const SCHEDULER: &str = "kube-scheduler";
+
 pub async fn run_leading(client: kube::Client, config: gantry_scheduler::Config, identity: String) {
     let lease = gantry_leader::LeaderConfig::new(&config.scheduler_name, identity);
     gantry_leader::run_as_leader(client.clone(), lease, move || {
@@ -41,7 +44,7 @@ pub fn run(args: SchedulerArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let client = kubeconfig::client(&args.kubeconfig).await?;
+        let client = kubeconfig::client(&args.kubeconfig, SCHEDULER).await?;
         let config = gantry_scheduler::Config {
             scheduler_name: args.scheduler_name,
             bindings_in_flight: args.bindings_in_flight,

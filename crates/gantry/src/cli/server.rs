@@ -143,7 +143,10 @@ async fn start_components(
     if let Some(config) = controller_manager {
         let identity = identity.clone();
         let started = running.start(
-            "gantry-controllers",
+            (
+                "gantry-controllers",
+                super::controller_manager::CONTROLLER_MANAGER,
+            ),
             threads,
             kubeconfig.clone(),
             |client| super::controller_manager::run_leading(client, identity, config),
@@ -153,9 +156,14 @@ async fn start_components(
         }
     }
     if scheduler {
-        let started = running.start("gantry-scheduler", threads, kubeconfig, |client| {
-            super::scheduler::run_leading(client, gantry_scheduler::Config::default(), identity)
-        });
+        let started = running.start(
+            ("gantry-scheduler", super::scheduler::SCHEDULER),
+            threads,
+            kubeconfig,
+            |client| {
+                super::scheduler::run_leading(client, gantry_scheduler::Config::default(), identity)
+            },
+        );
         if let Err(e) = started {
             tracing::error!("{e:#}");
         }

@@ -74,12 +74,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let result = runtime.block_on(async move {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
-            .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
-        let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .with_context(|| format!("loading {}", args.kubeconfig.display()))?;
-        let client = kube::Client::try_from(client_config).context("building the API client")?;
+        let client = super::kubeconfig::client(&args.kubeconfig, "gantry-sim").await?;
         gantry_sim::run(client, config)
             .await
             .context("simulating nodes")

@@ -188,7 +188,7 @@ async fn wait_for_control_plane(
             anyhow::bail!("the control plane stopped during start-up (see the log above)");
         }
         if kubeconfig.exists() && token.exists() {
-            if let Ok(client) = super::kubeconfig::client(kubeconfig).await {
+            if let Ok(client) = super::kubeconfig::client(kubeconfig, "gantry-up").await {
                 if client.apiserver_version().await.is_ok() {
                     return Ok(client);
                 }

@@ -10,6 +10,7 @@ mod batch;
 mod cascade;
 mod crd;
 mod describe;
+mod field_managers;
 mod harness;
 mod join;
 mod kubelet_echo;
