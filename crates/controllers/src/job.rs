@@ -3,6 +3,7 @@
 //! or `activeDeadlineSeconds`; counts each finished pod once through the job-tracking finalizer
 //! and `uncountedTerminatedPods`; deletes finished Jobs after `ttlSecondsAfterFinished`.
 
+use crate::events::{Kind, Recorder};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,7 @@ struct Ctx {
     client: Client,
     pods: Store<Pod>,
     expectations: Expectations,
+    events: Recorder,
 }
 
 /// The Job controller.
@@ -42,6 +44,7 @@ pub fn controller(client: Client, informer: &PodInformer) -> ControllerFuture {
         client: client.clone(),
         pods,
         expectations: Expectations::default(),
+        events: Recorder::new(client.clone(), "job-controller"),
     });
     Controller::new(Api::<Job>::all(client), watcher::Config::default())
         .reconcile_on(pod_events)
@@ -168,6 +171,10 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             to_delete = active.clone();
             if active.is_empty() && flushed {
                 set_condition(&mut status, "Failed", reason, message, &tnow);
+                if !finished {
+                    ctx.events
+                        .record(job.as_ref(), Kind::Warning, reason, message.to_string());
+                }
             }
         }
         Outcome::Complete => {
@@ -188,6 +195,14 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                     &tnow,
                 );
                 status.completion_time = Some(tnow.clone());
+                if !finished {
+                    ctx.events.record(
+                        job.as_ref(),
+                        Kind::Normal,
+                        "Completed",
+                        "Job completed".into(),
+                    );
+                }
             }
         }
         Outcome::Running
@@ -263,6 +278,14 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             Err(e) if is_status(&e, 404) => {}
             Err(e) => failure = Some(Error::api("deleting pod of", "job", &name)(e)),
         }
+    }
+    for created in &pending.created {
+        ctx.events.record(
+            job.as_ref(),
+            Kind::Normal,
+            "SuccessfulCreate",
+            format!("Created pod: {created}"),
+        );
     }
     ctx.expectations.expect(&key, pending);
 

@@ -12,6 +12,7 @@ pub mod disruption;
 mod disruption_budget;
 pub mod endpoint_slice;
 pub mod endpoints;
+mod events;
 mod expectations;
 pub mod garbage_collector;
 pub mod job;

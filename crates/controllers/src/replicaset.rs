@@ -3,6 +3,7 @@
 //! matching, creates pods in slow-start batches and deletes the least valuable first, and writes
 //! replicas/fullyLabeled/ready/available/observedGeneration through `/status`.
 
+use crate::events::{Kind, Recorder};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -48,11 +49,14 @@ pub trait ReplicaOwner:
     + Sync
     + 'static
 {
+    /// The controller's name as the source of its Events.
+    const COMPONENT: &'static str;
     fn replica_spec(&self) -> ReplicaSpec;
     fn status_value(&self) -> serde_json::Value;
 }
 
 impl ReplicaOwner for ReplicaSet {
+    const COMPONENT: &'static str = "replicaset-controller";
     fn replica_spec(&self) -> ReplicaSpec {
         let spec = self.spec.clone().unwrap_or_default();
         ReplicaSpec {
@@ -68,6 +72,7 @@ impl ReplicaOwner for ReplicaSet {
 }
 
 impl ReplicaOwner for ReplicationController {
+    const COMPONENT: &'static str = "replication-controller";
     fn replica_spec(&self) -> ReplicaSpec {
         let spec = self.spec.clone().unwrap_or_default();
         let template = spec.template;
@@ -99,6 +104,7 @@ struct Ctx<K: ReplicaOwner> {
     expectations: Expectations,
     /// Pod creations in flight across every owner of this kind.
     creating: Arc<Semaphore>,
+    events: Recorder,
 }
 
 /// Most pod creations in flight at once for the whole controller. Ten owners each sending a
@@ -114,6 +120,7 @@ pub fn controller<K: ReplicaOwner>(client: Client, informer: &PodInformer) -> Co
     let ctl = Controller::new(Api::<K>::all(client.clone()), watcher::Config::default());
     let owners = ctl.store();
     let mapper_owners = owners.clone();
+    let events = Recorder::new(client.clone(), K::COMPONENT);
     let ctx = Arc::new(Ctx {
         client,
         pods,
@@ -121,6 +128,7 @@ pub fn controller<K: ReplicaOwner>(client: Client, informer: &PodInformer) -> Co
         owners,
         expectations: Expectations::default(),
         creating: Arc::new(Semaphore::new(CREATES_IN_FLIGHT)),
+        events,
     });
     ctl.reconcile_on(
         pod_events.flat_map(move |pod| futures::stream::iter(owners_of(&mapper_owners, &pod))),
@@ -270,6 +278,7 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
             &active,
         )
         .await;
+        record(&ctx.events, obj.as_ref(), &result, &active);
         ctx.expectations.expect(&key, result.0);
         sync_error = result.1;
     }
@@ -311,6 +320,42 @@ async fn reconcile<K: ReplicaOwner>(obj: Arc<K>, ctx: Arc<Ctx<K>>) -> Result<Act
         Some(s) => Action::requeue(Duration::from_secs(s + 1)),
         None => Action::await_change(),
     })
+}
+
+/// Records what a sync did (upstream's words): each pod created or deleted, a failed creation.
+fn record<K: ReplicaOwner>(
+    events: &Recorder,
+    owner: &K,
+    (pending, error): &(Pending, Option<Error>),
+    active: &[&Pod],
+) {
+    for name in &pending.created {
+        events.record(
+            owner,
+            Kind::Normal,
+            "SuccessfulCreate",
+            format!("Created pod: {name}"),
+        );
+    }
+    for uid in &pending.deleted {
+        if let Some(pod) = active.iter().find(|p| p.metadata.uid.as_ref() == Some(uid)) {
+            let name = pod.name_any();
+            events.record(
+                owner,
+                Kind::Normal,
+                "SuccessfulDelete",
+                format!("Deleted pod: {name}"),
+            );
+        }
+    }
+    if let Some(e) = error {
+        events.record(
+            owner,
+            Kind::Warning,
+            "FailedCreate",
+            format!("Error creating: {e}"),
+        );
+    }
 }
 
 /// Performs `change`, returning the writes made (for expectations) and the first error.

@@ -8,6 +8,7 @@ mod progress;
 pub(crate) mod revision;
 mod rollout;
 
+use crate::events::{Kind, Recorder};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use rollout::{Rs, Scale};
 struct Ctx {
     client: Client,
     sets: Store<ReplicaSet>,
+    events: Recorder,
 }
 
 /// The Deployment controller.
@@ -49,7 +51,12 @@ pub fn controller(client: Client) -> ControllerFuture {
         watcher::Config::default(),
     );
     let deployments = ctl.store();
-    let ctx = Arc::new(Ctx { client, sets });
+    let events = Recorder::new(client.clone(), "deployment-controller");
+    let ctx = Arc::new(Ctx {
+        client,
+        sets,
+        events,
+    });
     ctl.watches_stream(rs_events, move |rs: ReplicaSet| {
         deployments_of(&deployments, &rs)
     })
@@ -83,6 +90,13 @@ fn deployments_of(deployments: &Store<Deployment>, rs: &ReplicaSet) -> Vec<Objec
         })
         .map(|d| ObjectRef::from_obj(d.as_ref()))
         .collect()
+}
+
+/// Records that the Deployment scaled one of its ReplicaSets (upstream's words).
+fn scaled(events: &Recorder, d: &Deployment, set: &str, from: i32, to: i32) {
+    let direction = if to > from { "up" } else { "down" };
+    let message = format!("Scaled {direction} replica set {set} from {from} to {to}");
+    events.record(d, Kind::Normal, "ScalingReplicaSet", message);
 }
 
 fn snapshot(rs: &ReplicaSet) -> Rs {
@@ -227,6 +241,10 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             } else {
                 NewRs::Found
             });
+            let initial = new_rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+            if created && initial > 0 {
+                scaled(&ctx.events, &d, &new_rs.name_any(), 0, initial);
+            }
             new_set::sync_revision(&ctx.client, &d, revision::revision(&new_rs)).await?;
             let new_snap = snapshot(&new_rs);
             match new_idx {
@@ -244,6 +262,11 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             }
         };
         for s in scales {
+            let from = owned
+                .iter()
+                .find(|o| o.name_any() == s.name)
+                .and_then(|o| o.spec.as_ref()?.replicas)
+                .unwrap_or(0);
             let patch = json!({
                 "metadata": {"annotations": {revision::DESIRED: replicas.to_string(), revision::MAX: (replicas + surge).to_string()}},
                 "spec": {"replicas": s.replicas}
@@ -253,6 +276,9 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 .await
             {
                 Ok(r) => {
+                    if from != s.replicas {
+                        scaled(&ctx.events, &d, &s.name, from, s.replicas);
+                    }
                     if let Some(slot) = owned.iter_mut().find(|o| o.name_any() == s.name) {
                         *slot = r;
                     }

@@ -53,11 +53,12 @@ fn snapshot(k: &Kubectl) -> Vec<(String, Value)> {
         if let Some(a) = i["metadata"]["annotations"].as_object_mut() {
             a.remove("deployment.kubernetes.io/revision");
         }
-        // ... possibly after the first snapshot: an annotation map left empty is no change.
+        // ... possibly after the first snapshot: no annotations, an empty map and the null
+        // that indexing above leaves behind are all the same.
         if let Some(m) = i["metadata"].as_object_mut()
-            && m.get("annotations")
-                .and_then(Value::as_object)
-                .is_some_and(|a| a.is_empty())
+            && m.get("annotations").is_some_and(|a| {
+                a.is_null() || a.as_object().is_some_and(serde_json::Map::is_empty)
+            })
         {
             m.remove("annotations");
         }

@@ -5,9 +5,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{
-    DEADLINE, Kubectl, Server, SimNodes, ready_nodes, wait_for_ready_pods, wait_until,
-};
+use crate::harness::{DEADLINE, sim_cluster, wait_for_ready_pods};
 
 /// (manager, operation, subresource) of each managedFields entry.
 fn managers(obj: &Value) -> Vec<(String, String, String)> {
@@ -31,10 +29,7 @@ fn has(list: &[(String, String, String)], manager: &str, subresource: &str) -> b
 
 #[test]
 fn writes_are_recorded_under_their_component() {
-    let server = Server::start();
-    let k = Kubectl::new(&server, 33);
-    let _nodes = SimNodes::start(&server, "fm-", 1);
-    wait_until("the node is Ready", DEADLINE, || ready_nodes(&k).len() == 1);
+    let (_server, k, _nodes) = sim_cluster("fm-", 1, 33);
     k.ok(&[
         "create",
         "deployment",

@@ -248,6 +248,17 @@ impl Drop for SimNodes {
     }
 }
 
+/// A server with `nodes` simulated nodes (named `{prefix}0..`) all Ready, and kubectl 1.`minor`.
+pub fn sim_cluster(prefix: &str, nodes: usize, minor: u32) -> (Server, Kubectl, SimNodes) {
+    let server = Server::start();
+    let k = Kubectl::new(&server, minor);
+    let sims = SimNodes::start(&server, prefix, nodes);
+    wait_until(&format!("{nodes} nodes are Ready"), DEADLINE, || {
+        ready_nodes(&k).len() == nodes
+    });
+    (server, k, sims)
+}
+
 /// The names of the Ready nodes.
 pub fn ready_nodes(k: &Kubectl) -> Vec<String> {
     let nodes = k.json(&["get", "nodes"]);

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod batch;
 mod cascade;
+mod controller_events;
 mod crd;
 mod describe;
 mod field_managers;

@@ -97,26 +97,33 @@ fn fewest_ready_pods(stream: &str, steady: usize) -> Option<usize> {
 
 /// The most pods that existed at once without being deleted or terminating, over a
 /// `kubectl get pods -w -o json` stream: what maxSurge bounds.
-fn most_live_pods(stream: &str) -> usize {
-    let mut live: BTreeMap<String, bool> = BTreeMap::new();
+/// The largest sum of the ReplicaSets' `spec.replicas` over a watch of them: what maxSurge
+/// bounds (upstream counts desired replicas, so a pod of a scaled-down set may briefly
+/// outlive its place while the new set's pods start).
+fn most_desired_replicas(stream: &str) -> i64 {
+    let mut desired: BTreeMap<String, i64> = BTreeMap::new();
     let mut most = 0;
     for event in documents(stream) {
-        let pod = &event["object"];
-        let name = pod["metadata"]["name"]
+        let set = &event["object"];
+        let name = set["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let counts = event["type"] != "DELETED" && pod["metadata"]["deletionTimestamp"].is_null();
-        live.insert(name, counts);
-        most = most.max(live.values().filter(|l| **l).count());
+        let replicas = match event["type"] == "DELETED" {
+            true => 0,
+            false => set["spec"]["replicas"].as_i64().unwrap_or(0),
+        };
+        desired.insert(name, replicas);
+        most = most.max(desired.values().sum());
     }
     most
 }
 
-fn watch_pods(k: &Kubectl) -> Background {
+/// A watch of the app's objects of one resource, as JSON events.
+fn watch_events(k: &Kubectl, resource: &str) -> Background {
     k.background(&[
         "get",
-        "pods",
+        resource,
         "-l",
         "app=web",
         "-w",
@@ -184,7 +191,11 @@ fn rolls_out_scales_updates_and_undoes(minor: u32) {
     wait_for_ready_pods(&k, "app=web", 5, ROLLOUT_TIMEOUT);
     rollout_status(&k);
     let deploy_watch = k.background(&["get", "deployment", "web", "-w", "-o", "json"]);
-    let pod_watch = watch_pods(&k);
+    let pod_watch = watch_events(&k, "pods");
+    let set_watch = watch_events(&k, "replicasets");
+    set_watch.wait_for("the replica set watch lists one", |s| {
+        !documents(s).is_empty()
+    });
     deploy_watch.wait_for("the deployment watch lists web", |s| {
         !documents(s).is_empty()
     });
@@ -217,12 +228,13 @@ fn rolls_out_scales_updates_and_undoes(minor: u32) {
         available.iter().all(|a| *a >= 4),
         "availableReplicas dropped below replicas - maxUnavailable = 4: {available:?}"
     );
-    // maxSurge bounds the pods that exist (status.replicas sums the ReplicaSets' observed
-    // counts, which lag their scaling, so it is checked on the pods themselves).
-    let surged = most_live_pods(&pod_watch.stdout());
+    // maxSurge bounds the replicas the ReplicaSets want at once, as upstream.
+    let surged = most_desired_replicas(&set_watch.stdout());
     assert!(
         (5..=6).contains(&surged),
-        "more than replicas + maxSurge = 6 live pods at once (or the watch saw none): {surged}"
+        "the ReplicaSets wanted more than replicas + maxSurge = 6 pods at once (or the watch \
+         saw none): {surged}\n{}",
+        set_watch.stdout()
     );
     let fewest = fewest_ready_pods(&pod_watch.stdout(), 5);
     assert!(
