@@ -16,9 +16,8 @@ use tokio::sync::watch;
 use crate::Args;
 use crate::client::Connector;
 use crate::latency::{Latencies, ms};
-use crate::list;
 use crate::report::{Report, Target, number};
-use crate::scheduling::read_events;
+use crate::scheduling::{read_events, watch_new_namespace};
 use crate::server::{Server, free_port};
 
 const NAMESPACE: &str = "nodebench";
@@ -48,18 +47,9 @@ impl Drop for Agent {
     }
 }
 
+/// A memory field of /proc/PID/status in KiB (0 when unreadable: the agent may be gone).
 fn proc_kib(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(field)?
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    crate::server::process_memory_kib(pid, field).unwrap_or(0)
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
@@ -71,16 +61,11 @@ async fn sample(pid: u32, window: Duration) -> (f64, f64) {
     let (c0, t0) = (cpu_seconds(pid), Instant::now());
     tokio::time::sleep(window).await;
     let cores = (cpu_seconds(pid) - c0) / t0.elapsed().as_secs_f64();
-    (proc_kib(pid, "VmRSS:") as f64 / 1024.0, cores)
+    (proc_kib(pid, "VmRSS") as f64 / 1024.0, cores)
 }
 
 pub async fn run(args: &Args, command: String) -> anyhow::Result<Report> {
-    println!("{command}\n");
-    let mut report = Report::new(command);
-    let gantry = args
-        .gantry
-        .canonicalize()
-        .with_context(|| format!("finding {}", args.gantry.display()))?;
+    let (mut report, gantry) = Report::begin(command, &args.gantry)?;
     report.context(format!(
         "`{} server` and one `gantry agent` (its own containerd 1.6 + runc) on one machine with {} CPU(s), shared with this client; pods run busybox from an image built from the host's busybox",
         gantry.display(),
@@ -136,34 +121,9 @@ async fn measure(gantry: &Path, server: &Server, report: &mut Report) -> anyhow:
     );
 
     let mut admin = connector.connect().await?;
-    let ns =
-        format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NAMESPACE}"}}}}"#);
-    admin
-        .expect(
-            StatusCode::CREATED,
-            Method::POST,
-            "/api/v1/namespaces",
-            Some(("application/json", Bytes::from(ns))),
-        )
-        .await?;
-    let rv = list::current_version(connector, NAMESPACE).await?;
-    let path = format!("/api/v1/namespaces/{NAMESPACE}/pods?watch=1&resourceVersion={rv}");
-    let resp = connector
-        .connect()
-        .await?
-        .request(Method::GET, &path, None)
-        .await?;
-    ensure!(
-        resp.status() == StatusCode::OK,
-        "watch {path}: {}",
-        resp.status()
-    );
+    let events = watch_new_namespace(connector, NAMESPACE).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let reader = tokio::spawn(read_events(
-        resp.into_body(),
-        SINGLE_ROUNDS + BATCH,
-        stop_rx,
-    ));
+    let reader = tokio::spawn(read_events(events, SINGLE_ROUNDS + BATCH, stop_rx));
     let pods = format!("/api/v1/namespaces/{NAMESPACE}/pods");
     for i in 0..SINGLE_ROUNDS {
         let name = format!("single-{i}");
@@ -254,7 +214,7 @@ async fn measure(gantry: &Path, server: &Server, report: &mut Report) -> anyhow:
     );
     report.row(
         "agent peak RSS",
-        format!("{} MiB", number(proc_kib(pid, "VmHWM:") as f64 / 1024.0)),
+        format!("{} MiB", number(proc_kib(pid, "VmHWM") as f64 / 1024.0)),
         "VmHWM",
     );
     drop(agent);

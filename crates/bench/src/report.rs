@@ -2,6 +2,9 @@
 //! details needed to read it (connection layout, counts, CPU split), rendered as markdown.
 
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 /// A target a figure is held to.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +46,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// Prints the command line, starts its report and finds the gantry binary under test:
+    /// how every scenario begins.
+    pub fn begin(command: String, gantry: &Path) -> anyhow::Result<(Report, PathBuf)> {
+        println!("{command}\n");
+        let binary = gantry
+            .canonicalize()
+            .with_context(|| format!("finding {}", gantry.display()))?;
+        Ok((Report::new(command), binary))
+    }
+
     pub fn new(command: String) -> Report {
         Report {
             command,

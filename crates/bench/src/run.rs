@@ -24,12 +24,7 @@ const FSYNC_PROBES: usize = 200;
 
 /// Runs the whole benchmark; the report is printed as it grows and written to `--out`.
 pub async fn run(args: &Args, command: String) -> anyhow::Result<Report> {
-    println!("{command}\n");
-    let mut report = Report::new(command);
-    let gantry = args
-        .gantry
-        .canonicalize()
-        .with_context(|| format!("finding {}", args.gantry.display()))?;
+    let (mut report, gantry) = Report::begin(command, &args.gantry)?;
     report.context(format!(
         "server: `{} server` on 127.0.0.1, fresh temporary data dir, durable (fsynced) writes",
         gantry.display()

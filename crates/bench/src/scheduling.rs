@@ -115,12 +115,7 @@ fn cpu_rows(report: &mut Report, used: &[(String, f64)], pods: usize) {
 
 /// Runs the scenario; the report is printed and written to `--out`.
 pub async fn run(args: &Args, command: String) -> anyhow::Result<Report> {
-    println!("{command}\n");
-    let mut report = Report::new(command);
-    let gantry = args
-        .gantry
-        .canonicalize()
-        .with_context(|| format!("finding {}", args.gantry.display()))?;
+    let (mut report, gantry) = Report::begin(command, &args.gantry)?;
     report.context(format!(
         "`{} server` (scheduler and controller manager in-process) and `gantry sim --nodes {}` on one machine with {} CPU(s), shared with this client",
         gantry.display(),
@@ -194,31 +189,10 @@ async fn measure(
     );
 
     let mut admin = connector.connect().await?;
-    let namespace =
-        format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NAMESPACE}"}}}}"#);
-    admin
-        .expect(
-            StatusCode::CREATED,
-            Method::POST,
-            "/api/v1/namespaces",
-            Some(("application/json", Bytes::from(namespace))),
-        )
-        .await?;
-    let rv = list::current_version(connector, NAMESPACE).await?;
-    let path = format!("/api/v1/namespaces/{NAMESPACE}/pods?watch=1&resourceVersion={rv}");
-    let resp = connector
-        .connect()
-        .await?
-        .request(Method::GET, &path, None)
-        .await?;
-    ensure!(
-        resp.status() == StatusCode::OK,
-        "watch {path}: {}",
-        resp.status()
-    );
+    let events = watch_new_namespace(connector, NAMESPACE).await?;
     let total = args.scheduling_pods;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let reader = tokio::spawn(read_events(resp.into_body(), total, stop_rx));
+    let reader = tokio::spawn(read_events(events, total, stop_rx));
 
     let deployments = args.deployments.max(1);
     let cpu = |helpers: &[Helper]| -> Vec<(String, f64)> {
@@ -374,6 +348,38 @@ async fn wait_nodes_ready(connector: &Connector, n: usize) -> anyhow::Result<()>
         // Poll interval against the deadline above.
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Creates `namespace` and opens a watch of its pods from now on; returns the event stream.
+pub(crate) async fn watch_new_namespace(
+    connector: &Connector,
+    namespace: &str,
+) -> anyhow::Result<hyper::body::Incoming> {
+    let body =
+        format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{namespace}"}}}}"#);
+    connector
+        .connect()
+        .await?
+        .expect(
+            StatusCode::CREATED,
+            Method::POST,
+            "/api/v1/namespaces",
+            Some(("application/json", Bytes::from(body))),
+        )
+        .await?;
+    let rv = list::current_version(connector, namespace).await?;
+    let path = format!("/api/v1/namespaces/{namespace}/pods?watch=1&resourceVersion={rv}");
+    let resp = connector
+        .connect()
+        .await?
+        .request(Method::GET, &path, None)
+        .await?;
+    ensure!(
+        resp.status() == StatusCode::OK,
+        "watch {path}: {}",
+        resp.status()
+    );
+    Ok(resp.into_body())
 }
 
 /// Reads the watch until `total` pods were seen Running, or `stop`.

@@ -45,12 +45,7 @@ struct Setup {
 }
 
 pub async fn run(args: &Args, command: String) -> anyhow::Result<Report> {
-    println!("{command}\n");
-    let mut report = Report::new(command);
-    let gantry = args
-        .gantry
-        .canonicalize()
-        .with_context(|| format!("finding {}", args.gantry.display()))?;
+    let (mut report, gantry) = Report::begin(command, &args.gantry)?;
     report.context(format!(
         "`{} server` and one `gantry agent` on the host network (its own containerd, nftables service proxy, DNS server and ingress controller) on one machine with {} CPU(s), shared with this client",
         gantry.display(),

@@ -8,6 +8,9 @@
 #[path = "../e2e/harness.rs"]
 #[allow(dead_code)] // the kubectl helpers are for the e2e suite; this binary uses the server
 mod harness;
+#[path = "../support/mod.rs"]
+#[allow(dead_code)] // shared by the suites; each uses part of it
+mod support;
 
 mod dynamic;
 mod typed;

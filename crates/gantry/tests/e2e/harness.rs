@@ -1,33 +1,22 @@
 //! The test harness: a real `gantry server` process on a free port in a temporary data dir,
-//! a `kubectl` driver bound to its kubeconfig, background watchers, and `wait_until`.
+//! a `kubectl` driver bound to its kubeconfig, background watchers, and waits for pods.
 //!
-//! Nothing here sleeps to synchronise: every wait polls a condition against a deadline.
+//! Nothing here sleeps to synchronise: every wait goes through `support::poll`.
 
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 /// How long a server gets to start or stop, and a watcher to see a change.
 pub const DEADLINE: Duration = Duration::from_secs(30);
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Polls `condition` until it holds; panics naming `what` when `timeout` passes first.
-pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
-        // Back-off between polls, not synchronisation: the condition decides when to go on.
-        std::thread::sleep(POLL_INTERVAL);
-    }
-}
+/// Every wait polls through the one loop the suites share.
+pub use crate::support::wait_until;
 
 /// The path of the kubectl binary of one minor version.
 pub fn kubectl_binary(minor: u32) -> PathBuf {
@@ -500,25 +489,22 @@ pub fn pod_ready(pod: &Value) -> bool {
 /// Waits until exactly `n` pods match `selector`, all Ready, none being deleted, and no other
 /// pod of the selector lingers; returns them.
 pub fn wait_for_ready_pods(k: &Kubectl, selector: &str, n: usize, timeout: Duration) -> Vec<Value> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let all = k.json(&["get", "pods", "-l", selector]);
-        let last = all["items"].as_array().cloned().unwrap_or_default();
-        let settled = last.len() == n
-            && last
-                .iter()
-                .all(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_ready(p));
-        if settled {
-            return last;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until exactly {n} Ready pods match {selector}; \
-             last seen: {}",
-            pod_summary(&last)
-        );
-        std::thread::sleep(POLL_INTERVAL);
-    }
+    let last = std::cell::RefCell::new(Vec::new());
+    crate::support::poll(
+        &format!("exactly {n} Ready pods match {selector}"),
+        timeout,
+        || format!("last seen: {}", pod_summary(&last.borrow())),
+        || {
+            let all = k.json(&["get", "pods", "-l", selector]);
+            let pods = all["items"].as_array().cloned().unwrap_or_default();
+            let settled = pods.len() == n
+                && pods
+                    .iter()
+                    .all(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_ready(p));
+            last.replace(pods.clone());
+            settled.then_some(pods)
+        },
+    )
 }
 
 /// One line per pod: name, node, phase, readiness and whether it is being deleted.

@@ -27,4 +27,7 @@ mod scenario;
 mod scheduler;
 mod service_account_token;
 mod sim;
+#[path = "../support/mod.rs"]
+#[allow(dead_code)] // shared by the suites; each uses part of it
+mod support;
 mod tables;

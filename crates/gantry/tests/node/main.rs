@@ -7,7 +7,7 @@
 
 mod harness;
 #[path = "../support/mod.rs"]
-#[allow(dead_code)] // shared by two suites; each uses part of it
+#[allow(dead_code)] // shared by the suites; each uses part of it
 mod support;
 
 mod agent_restart;

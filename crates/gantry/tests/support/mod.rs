@@ -1,6 +1,7 @@
-//! What the node and network suites share: the one polling loop every wait goes through (a
-//! condition against a deadline, never a sleep as synchronisation), the gantry binary, the
-//! busybox image archive both suites import, and small readers of pod JSON and logs.
+//! What the test suites (e2e, clients, node, network) share: the one polling loop every wait
+//! goes through (a condition against a deadline, never a sleep as synchronisation), the gantry
+//! binary, the busybox image archive the node suites import, and small readers of pod JSON and
+//! logs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
